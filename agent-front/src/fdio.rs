@@ -1,0 +1,142 @@
+//! Non-blocking reads and writes on raw fds driven by tokio's reactor. The
+//! front never opens anything: every fd it uses was handed over by the
+//! helper, so plain `read`/`write`/`recv`/`send` are all it needs.
+
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd};
+use tokio::io::unix::AsyncFd;
+
+pub fn set_nonblocking(fd: &OwnedFd) -> io::Result<()> {
+    // SAFETY: fcntl on an fd we own, with integer arguments only.
+    unsafe {
+        let flags = libc::fcntl(fd.as_raw_fd(), libc::F_GETFL);
+        if flags < 0 || libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, flags | libc::O_NONBLOCK) < 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+fn check(n: isize) -> io::Result<usize> {
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
+
+/// Reads whatever is available (0 means end of stream).
+pub async fn read(fd: &AsyncFd<OwnedFd>, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        let mut guard = fd.readable().await?;
+        // SAFETY: buf is valid for buf.len() bytes.
+        let r = guard.try_io(|inner| {
+            check(unsafe { libc::read(inner.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) })
+        });
+        if let Ok(result) = r {
+            return result;
+        }
+    }
+}
+
+/// Reads without waiting for readiness first (after a hang-up, when the
+/// reactor may not report the fd again).
+pub fn read_now(fd: &AsyncFd<OwnedFd>, buf: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: buf is valid for buf.len() bytes.
+    check(unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) })
+}
+
+pub async fn write_all(fd: &AsyncFd<OwnedFd>, mut data: &[u8]) -> io::Result<()> {
+    while !data.is_empty() {
+        let mut guard = fd.writable().await?;
+        // SAFETY: data is valid for data.len() bytes.
+        let r = guard.try_io(|inner| {
+            check(unsafe { libc::write(inner.as_raw_fd(), data.as_ptr().cast(), data.len()) })
+        });
+        match r {
+            Ok(Ok(0)) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(Ok(n)) => data = &data[n..],
+            Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
+            Ok(Err(e)) => return Err(e),
+            Err(_would_block) => {}
+        }
+    }
+    Ok(())
+}
+
+/// Receives one datagram into `buf`; returns its full length, which is
+/// larger than `buf` when the datagram was truncated.
+pub async fn recv_datagram(fd: &AsyncFd<OwnedFd>, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        let mut guard = fd.readable().await?;
+        // SAFETY: buf is valid for buf.len() bytes.
+        let r = guard.try_io(|inner| {
+            check(unsafe {
+                libc::recv(
+                    inner.as_raw_fd(),
+                    buf.as_mut_ptr().cast(),
+                    buf.len(),
+                    libc::MSG_TRUNC,
+                )
+            })
+        });
+        if let Ok(result) = r {
+            return result;
+        }
+    }
+}
+
+pub async fn send_datagram(fd: &AsyncFd<OwnedFd>, data: &[u8]) -> io::Result<()> {
+    loop {
+        let mut guard = fd.writable().await?;
+        // SAFETY: data is valid for data.len() bytes.
+        let r = guard.try_io(|inner| {
+            check(unsafe {
+                libc::send(
+                    inner.as_raw_fd(),
+                    data.as_ptr().cast(),
+                    data.len(),
+                    libc::MSG_NOSIGNAL,
+                )
+            })
+        });
+        if let Ok(result) = r {
+            return result.map(|_| ());
+        }
+    }
+}
+
+/// Accepts one connection, non-blocking and close-on-exec.
+pub async fn accept(listener: &AsyncFd<OwnedFd>) -> io::Result<OwnedFd> {
+    use std::os::fd::FromRawFd;
+    loop {
+        let mut guard = listener.readable().await?;
+        let r = guard.try_io(|inner| {
+            // SAFETY: accept4 with null address pointers.
+            let fd = unsafe {
+                libc::accept4(
+                    inner.as_raw_fd(),
+                    std::ptr::null_mut(),
+                    std::ptr::null_mut(),
+                    libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+                )
+            };
+            check(fd as isize).map(|fd| fd as i32)
+        });
+        match r {
+            // SAFETY: accept4 returned a new fd that nothing else owns.
+            Ok(Ok(fd)) => return Ok(unsafe { OwnedFd::from_raw_fd(fd) }),
+            Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
+            Ok(Err(e)) if e.raw_os_error() == Some(libc::ECONNABORTED) => {}
+            Ok(Err(e)) => return Err(e),
+            Err(_would_block) => {}
+        }
+    }
+}
+
+/// Registers an owned fd with the reactor.
+pub fn register(fd: OwnedFd) -> io::Result<AsyncFd<OwnedFd>> {
+    // SAFETY: OwnedFd guarantees the descriptor is open and owned by us for
+    // as long as the AsyncFd holds it, which is what registration requires.
+    Ok(unsafe { AsyncFd::register(fd) }?)
+}

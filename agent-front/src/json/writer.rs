@@ -1,0 +1,181 @@
+//! Prints values exactly as qemu-ga does: `": "` and `", "` separators, pure
+//! ASCII with uppercase `\uXXXX` escapes, and object members in the order of
+//! QEMU's hash table, so a byte-for-byte comparison with qemu-ga is possible.
+
+use serde_json::{Map, Value};
+
+/// QEMU's QDict has 512 buckets, keyed by the TDB hash of the member name.
+const QDICT_BUCKETS: u32 = 512;
+
+fn tdb_hash(key: &str) -> u32 {
+    let mut value = 0x238F_13AFu32.wrapping_mul(key.len() as u32);
+    for (i, &byte) in key.as_bytes().iter().enumerate() {
+        value = value.wrapping_add(u32::from(byte) << ((i * 5) % 24));
+    }
+    1_103_515_243u32.wrapping_mul(value).wrapping_add(12345)
+}
+
+/// Member names in QDict iteration order: by bucket, and within a bucket the
+/// member inserted last comes first.
+pub fn qdict_order(map: &Map<String, Value>) -> Vec<(&String, &Value)> {
+    let mut members: Vec<(usize, &String, &Value)> = map
+        .iter()
+        .enumerate()
+        .map(|(i, (k, v))| (i, k, v))
+        .collect();
+    members.sort_by_key(|&(i, k, _)| (tdb_hash(k) % QDICT_BUCKETS, std::cmp::Reverse(i)));
+    members.into_iter().map(|(_, k, v)| (k, v)).collect()
+}
+
+pub fn write_value(value: &Value, out: &mut Vec<u8>) {
+    match value {
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Bool(true) => out.extend_from_slice(b"true"),
+        Value::Bool(false) => out.extend_from_slice(b"false"),
+        Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                out.extend_from_slice(i.to_string().as_bytes());
+            } else if let Some(u) = n.as_u64() {
+                out.extend_from_slice(u.to_string().as_bytes());
+            } else {
+                write_double(n.as_f64().unwrap_or(0.0), out);
+            }
+        }
+        Value::String(s) => write_string(s, out),
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.extend_from_slice(b", ");
+                }
+                write_value(item, out);
+            }
+            out.push(b']');
+        }
+        Value::Object(map) => {
+            out.push(b'{');
+            for (i, (key, item)) in qdict_order(map).into_iter().enumerate() {
+                if i > 0 {
+                    out.extend_from_slice(b", ");
+                }
+                write_string(key, out);
+                out.extend_from_slice(b": ");
+                write_value(item, out);
+            }
+            out.push(b'}');
+        }
+    }
+}
+
+pub fn write_string(s: &str, out: &mut Vec<u8>) {
+    out.push(b'"');
+    for c in s.chars() {
+        match c {
+            '"' => out.extend_from_slice(b"\\\""),
+            '\\' => out.extend_from_slice(b"\\\\"),
+            '\u{8}' => out.extend_from_slice(b"\\b"),
+            '\u{c}' => out.extend_from_slice(b"\\f"),
+            '\n' => out.extend_from_slice(b"\\n"),
+            '\r' => out.extend_from_slice(b"\\r"),
+            '\t' => out.extend_from_slice(b"\\t"),
+            ' '..='\u{7e}' => out.push(c as u8),
+            _ => {
+                let mut units = [0u16; 2];
+                for unit in c.encode_utf16(&mut units) {
+                    out.extend_from_slice(format!("\\u{unit:04X}").as_bytes());
+                }
+            }
+        }
+    }
+    out.push(b'"');
+}
+
+/// C's `%.17g`, which QEMU uses for doubles.
+fn write_double(f: f64, out: &mut Vec<u8>) {
+    if f == 0.0 {
+        out.extend_from_slice(if f.is_sign_negative() { b"-0" } else { b"0" });
+        return;
+    }
+    let scientific = format!("{f:.16e}");
+    let (mantissa, exponent) = scientific.split_once('e').unwrap_or((&scientific, "0"));
+    let exponent: i32 = exponent.parse().unwrap_or(0);
+    let text = if !(-4..17).contains(&exponent) {
+        let mantissa = trim_fraction(mantissa);
+        let sign = if exponent < 0 { '-' } else { '+' };
+        format!("{mantissa}e{sign}{:02}", exponent.abs())
+    } else {
+        let decimals = (16 - exponent).max(0) as usize;
+        trim_fraction(&format!("{f:.decimals$}")).to_string()
+    };
+    out.extend_from_slice(text.as_bytes());
+}
+
+fn trim_fraction(s: &str) -> &str {
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn text(v: &Value) -> String {
+        let mut out = Vec::new();
+        write_value(v, &mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn member_order_matches_qemu_ga() {
+        // Orders observed on Debian's qemu-ga 7.2.
+        assert_eq!(
+            text(&json!({"return": {}, "id": 1})),
+            r#"{"return": {}, "id": 1}"#
+        );
+        assert_eq!(
+            text(&json!({"error": {}, "id": 1})),
+            r#"{"id": 1, "error": {}}"#
+        );
+        assert_eq!(
+            text(&json!({"class": "A", "desc": "B"})),
+            r#"{"class": "A", "desc": "B"}"#
+        );
+        assert_eq!(
+            text(&json!({"count": 0, "buf-b64": "", "eof": false})),
+            r#"{"count": 0, "buf-b64": "", "eof": false}"#
+        );
+        assert_eq!(
+            text(&json!({"position": 0, "eof": false})),
+            r#"{"eof": false, "position": 0}"#
+        );
+        assert_eq!(
+            text(&json!({"name": "x", "enabled": true, "success-response": true})),
+            r#"{"enabled": true, "name": "x", "success-response": true}"#
+        );
+    }
+
+    #[test]
+    fn ascii_only_uppercase_escapes() {
+        assert_eq!(
+            text(&json!("é😀\u{7f}\u{1}\n/\"\\")),
+            r#""\u00E9\uD83D\uDE00\u007F\u0001\n/\"\\""#
+        );
+        assert_eq!(text(&json!([])), "[]");
+        assert_eq!(
+            text(&json!([1, -2, u64::MAX])),
+            "[1, -2, 18446744073709551615]"
+        );
+    }
+
+    #[test]
+    fn doubles_like_percent_17g() {
+        assert_eq!(text(&json!(1.5)), "1.5");
+        assert_eq!(text(&json!(0.1)), "0.10000000000000001");
+        assert_eq!(text(&json!(1e20)), "1e+20");
+        assert_eq!(text(&json!(1.0)), "1");
+    }
+}

@@ -1,0 +1,96 @@
+//! The front's end of the internal socket: send one typed request, wait for
+//! the reply with the same sequence number, and apply the state updates the
+//! helper sends in between.
+
+use crate::fdio;
+use protocol::internal::{self, AgentState, FromHelper, HelperReply, HelperRequest, ToHelper};
+use protocol::limits::MAX_MESSAGE_BYTES;
+use protocol::QgaError;
+use std::io;
+use std::os::fd::OwnedFd;
+use tokio::io::unix::AsyncFd;
+
+pub struct HelperLink {
+    fd: AsyncFd<OwnedFd>,
+    next_seq: u32,
+    buf: Vec<u8>,
+    /// What the helper last told us: enabled commands and frozen state.
+    pub state: AgentState,
+}
+
+impl HelperLink {
+    /// Wraps the (already non-blocking) socket and waits for the helper's first state message.
+    pub async fn connect(fd: OwnedFd) -> io::Result<HelperLink> {
+        let mut link = HelperLink {
+            fd: fdio::register(fd)?,
+            next_seq: 1,
+            buf: vec![0; MAX_MESSAGE_BYTES + 1],
+            state: AgentState {
+                enabled: Vec::new(),
+                frozen: false,
+            },
+        };
+        loop {
+            if let FromHelper::State(state) = link.recv().await? {
+                link.state = state;
+                return Ok(link);
+            }
+        }
+    }
+
+    /// Next message from the helper. An error means the helper is gone or
+    /// broken; the front then exits and the helper starts a new one.
+    pub async fn recv(&mut self) -> io::Result<FromHelper> {
+        let n = fdio::recv_datagram(&self.fd, &mut self.buf).await?;
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "helper closed the link",
+            ));
+        }
+        if n > self.buf.len() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "oversized message from helper",
+            ));
+        }
+        internal::decode(&self.buf[..n]).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+    }
+
+    /// Applies a message that arrived while no request was waiting.
+    pub fn apply(&mut self, message: FromHelper) {
+        match message {
+            FromHelper::State(state) => self.state = state,
+            FromHelper::Reply { seq, .. } => {
+                tracing::warn!(seq, "reply to no pending request dropped");
+            }
+        }
+    }
+
+    /// Runs one request in the helper. Link failures become an error for
+    /// this request; the caller decides whether the front can go on.
+    pub async fn call(&mut self, request: HelperRequest) -> Result<HelperReply, CallError> {
+        let seq = self.next_seq;
+        self.next_seq = self.next_seq.wrapping_add(1);
+        let bytes = internal::encode(&ToHelper { seq, request })
+            .map_err(|e| CallError::Request(QgaError::internal(&e.to_string())))?;
+        fdio::send_datagram(&self.fd, &bytes)
+            .await
+            .map_err(CallError::Link)?;
+        loop {
+            match self.recv().await.map_err(CallError::Link)? {
+                FromHelper::Reply { seq: got, result } if got == seq => {
+                    return result.map_err(CallError::Request)
+                }
+                other => self.apply(other),
+            }
+        }
+    }
+}
+
+pub enum CallError {
+    /// The helper answered with an error for this request.
+    Request(QgaError),
+    /// The link itself failed.
+    Link(io::Error),
+}

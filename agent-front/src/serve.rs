@@ -1,0 +1,135 @@
+//! The host side: one client at a time on a listening socket, or the
+//! virtio-serial port itself. Requests are answered in order; state updates
+//! from the helper are applied whenever they arrive.
+
+use crate::dispatch::{self, Outcome};
+use crate::fdio;
+use crate::json::{StreamItem, Streamer};
+use crate::link::HelperLink;
+use protocol::limits::CHANNEL_HANGUP_RETRY_MS;
+use std::io;
+use std::os::fd::OwnedFd;
+use std::time::Duration;
+use tokio::io::unix::AsyncFd;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChannelKind {
+    /// A listening stream socket (unix-listen): accept one client at a time.
+    Listener,
+    /// A character device (virtio-serial): one endless stream; a host that
+    /// goes away shows up as end-of-file until it comes back.
+    Port,
+}
+
+const READ_CHUNK: usize = 64 << 10;
+
+/// Serves until the helper link fails; the error says why. The channel is
+/// already non-blocking.
+pub async fn serve(kind: ChannelKind, channel: OwnedFd, link: &mut HelperLink) -> io::Error {
+    let channel = match fdio::register(channel) {
+        Ok(c) => c,
+        Err(e) => return e,
+    };
+    let mut streamer = Streamer::new();
+    match kind {
+        ChannelKind::Listener => loop {
+            let client = tokio::select! {
+                c = fdio::accept(&channel) => c,
+                m = link.recv() => match m {
+                    Ok(m) => { link.apply(m); continue; }
+                    Err(e) => return e,
+                },
+            };
+            let client = match client.and_then(fdio::register) {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    continue;
+                }
+            };
+            tracing::debug!("host connected");
+            // A new client never inherits half a request from the last one.
+            streamer.reset();
+            match converse(&client, ChannelKind::Listener, &mut streamer, link).await {
+                Ended::HostGone => tracing::debug!("host disconnected"),
+                Ended::LinkLost(e) => return e,
+            }
+        },
+        ChannelKind::Port => match converse(&channel, kind, &mut streamer, link).await {
+            Ended::LinkLost(e) => e,
+            Ended::HostGone => io::Error::other("virtio-serial port failed"),
+        },
+    }
+}
+
+enum Ended {
+    HostGone,
+    LinkLost(io::Error),
+}
+
+async fn converse(
+    conn: &AsyncFd<OwnedFd>,
+    kind: ChannelKind,
+    streamer: &mut Streamer,
+    link: &mut HelperLink,
+) -> Ended {
+    let mut buf = vec![0u8; READ_CHUNK];
+    let mut hung_up = false;
+    loop {
+        let read = if hung_up {
+            // The port reports a hang-up until the host reopens it: poll
+            // gently instead of spinning on it.
+            tokio::time::sleep(Duration::from_millis(CHANNEL_HANGUP_RETRY_MS)).await;
+            match fdio::read_now(conn, &mut buf) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    hung_up = false;
+                    continue;
+                }
+                other => other,
+            }
+        } else {
+            tokio::select! {
+                r = fdio::read(conn, &mut buf) => r,
+                m = link.recv() => match m {
+                    Ok(m) => { link.apply(m); continue; }
+                    Err(e) => return Ended::LinkLost(e),
+                },
+            }
+        };
+        let n = match read {
+            Ok(0) if kind == ChannelKind::Port => {
+                hung_up = true;
+                continue;
+            }
+            Ok(0) => return Ended::HostGone,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) if kind == ChannelKind::Port => {
+                tracing::debug!(error = %e, "port read failed; retrying");
+                hung_up = true;
+                continue;
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "client read failed");
+                return Ended::HostGone;
+            }
+        };
+        hung_up = false;
+        let mut items: Vec<StreamItem> = Vec::new();
+        streamer.feed(&buf[..n], &mut |item| items.push(item));
+        for item in items {
+            match dispatch::handle(item, link).await {
+                Outcome::Reply(bytes) if bytes.is_empty() => {}
+                Outcome::Reply(bytes) => {
+                    if let Err(e) = fdio::write_all(conn, &bytes).await {
+                        tracing::debug!(error = %e, "write to host failed");
+                        if kind == ChannelKind::Listener {
+                            return Ended::HostGone;
+                        }
+                    }
+                }
+                Outcome::LinkLost(e) => return Ended::LinkLost(e),
+            }
+        }
+    }
+}

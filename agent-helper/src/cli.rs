@@ -1,0 +1,278 @@
+//! The command line, following qemu-ga's so existing unit files and habits
+//! carry over. Every mistake is one line on stderr and exit status 1.
+
+use std::path::PathBuf;
+
+pub const DEFAULT_VIRTIO_PATH: &str = "/dev/virtio-ports/org.qemu.guest_agent.0";
+pub const DEFAULT_STATEDIR: &str = "/var/run";
+pub const DEFAULT_PIDFILE: &str = "/var/run/qemu-ga.pid";
+pub const DEFAULT_POLICY: &str = "/etc/qga/policy.toml";
+pub const DEFAULT_FRONT_USER: &str = "nobody";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    VirtioSerial,
+    UnixListen,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SeccompMode {
+    Kill,
+    Log,
+}
+
+#[derive(Debug)]
+pub struct RunOptions {
+    pub method: Method,
+    pub path: PathBuf,
+    pub statedir: PathBuf,
+    pub logfile: Option<PathBuf>,
+    pub pidfile: PathBuf,
+    pub verbose: bool,
+    pub policy: PathBuf,
+    pub front_user: String,
+    pub front_path: Option<PathBuf>,
+    pub seccomp: SeccompMode,
+    pub sandbox_selftest: bool,
+}
+
+#[derive(Debug)]
+pub enum Command {
+    Run(Box<RunOptions>),
+    CheckPolicy(PathBuf),
+    Version,
+    Help,
+}
+
+pub const USAGE: &str = "\
+Usage: agent-helper [-m <method> -p <path>] [<options>]
+Privilege-separated QEMU guest agent (qemu-ga compatible).
+
+  -m, --method      transport method: virtio-serial (default) or unix-listen
+  -p, --path        device/socket path (default for virtio-serial:
+                    /dev/virtio-ports/org.qemu.guest_agent.0)
+  -l, --logfile     set logfile path, logs to stderr by default
+  -f, --pidfile     specify pidfile (default is /var/run/qemu-ga.pid)
+  -t, --statedir    directory for state information (absolute path,
+                    default is /var/run)
+  -v, --verbose     log extra debugging information
+  -V, --version     print version information and exit
+  -h, --help        display this help and exit
+      --policy FILE       command policy (default /etc/qga/policy.toml)
+      --check-policy FILE validate a policy file, print the effective
+                          table, and exit (0 valid, 1 invalid)
+      --front-user NAME   user the unprivileged front runs as (default nobody)
+      --front-path FILE   agent-front binary (default: next to agent-helper)
+      --seccomp kill|log  what a forbidden syscall does (default kill; log is
+                          for bringing the agent up on a new distribution)
+      --sandbox-selftest  every front makes one forbidden syscall right after
+                          sandboxing: it must die by SIGSYS (and be restarted)
+";
+
+/// Options qemu-ga has that this agent does not offer yet: named so the
+/// error says so instead of "unknown option".
+const NOT_YET: &[(&str, &str)] = &[
+    ("d", "daemonize"),
+    ("b", "block-rpcs"),
+    ("a", "allow-rpcs"),
+    ("F", "fsfreeze-hook"),
+    ("D", "dump-conf"),
+    ("r", "retry-path"),
+    ("c", "config"),
+];
+
+/// (short, long, takes a value)
+const OPTIONS: &[(&str, &str, bool)] = &[
+    ("m", "method", true),
+    ("p", "path", true),
+    ("l", "logfile", true),
+    ("f", "pidfile", true),
+    ("t", "statedir", true),
+    ("v", "verbose", false),
+    ("V", "version", false),
+    ("h", "help", false),
+    ("", "policy", true),
+    ("", "check-policy", true),
+    ("", "front-user", true),
+    ("", "front-path", true),
+    ("", "seccomp", true),
+    ("", "sandbox-selftest", false),
+];
+
+pub fn parse(args: &[String]) -> Result<Command, String> {
+    let mut values: Vec<(&'static str, Option<String>)> = Vec::new();
+    let mut i = 0;
+    while i < args.len() {
+        let arg = &args[i];
+        i += 1;
+        let (name, inline) = if let Some(long) = arg.strip_prefix("--") {
+            match long.split_once('=') {
+                Some((n, v)) => (n.to_string(), Some(v.to_string())),
+                None => (long.to_string(), None),
+            }
+        } else if let Some(short) = arg.strip_prefix('-').filter(|s| !s.is_empty()) {
+            let (first, rest) = short.split_at(short.chars().next().map_or(0, char::len_utf8));
+            (
+                first.to_string(),
+                (!rest.is_empty()).then(|| rest.to_string()),
+            )
+        } else {
+            return Err(format!("unexpected argument '{arg}'"));
+        };
+        if let Some((s, l)) = NOT_YET.iter().find(|(s, l)| *s == name || *l == name) {
+            return Err(format!(
+                "option -{s}/--{l} is not supported by this version"
+            ));
+        }
+        let Some(&(_, long, takes_value)) = OPTIONS
+            .iter()
+            .find(|(s, l, _)| (!s.is_empty() && *s == name) || *l == name)
+        else {
+            return Err(format!("unrecognized option '{arg}'"));
+        };
+        let value = if takes_value {
+            match inline {
+                Some(v) => Some(v),
+                None if i < args.len() => {
+                    i += 1;
+                    Some(args[i - 1].clone())
+                }
+                None => return Err(format!("option '--{long}' requires an argument")),
+            }
+        } else if inline.is_some() && arg.starts_with("--") {
+            return Err(format!("option '--{long}' doesn't allow an argument"));
+        } else if let Some(rest) = inline {
+            return Err(format!("unrecognized option '-{rest}' after '-{name}'"));
+        } else {
+            None
+        };
+        values.push((long, value));
+    }
+    build(values)
+}
+
+fn build(values: Vec<(&'static str, Option<String>)>) -> Result<Command, String> {
+    let mut method = Method::VirtioSerial;
+    let mut path = None;
+    let mut statedir = PathBuf::from(DEFAULT_STATEDIR);
+    let mut logfile = None;
+    let mut pidfile = PathBuf::from(DEFAULT_PIDFILE);
+    let mut verbose = false;
+    let mut policy = PathBuf::from(DEFAULT_POLICY);
+    let mut front_user = DEFAULT_FRONT_USER.to_string();
+    let mut front_path = None;
+    let mut seccomp = SeccompMode::Kill;
+    let mut sandbox_selftest = false;
+    for (name, value) in values {
+        let value = value.unwrap_or_default();
+        match name {
+            "method" => {
+                method = match value.as_str() {
+                    "virtio-serial" => Method::VirtioSerial,
+                    "unix-listen" => Method::UnixListen,
+                    "isa-serial" | "vsock-listen" => {
+                        return Err(format!("method '{value}' is not supported by this version"))
+                    }
+                    _ => return Err(format!("invalid method '{value}'")),
+                }
+            }
+            "path" => path = Some(PathBuf::from(value)),
+            "statedir" => {
+                if !value.starts_with('/') {
+                    return Err(format!("statedir '{value}' must be an absolute path"));
+                }
+                statedir = PathBuf::from(value)
+            }
+            "logfile" => logfile = Some(PathBuf::from(value)),
+            "pidfile" => pidfile = PathBuf::from(value),
+            "verbose" => verbose = true,
+            "version" => return Ok(Command::Version),
+            "help" => return Ok(Command::Help),
+            "policy" => policy = PathBuf::from(value),
+            "check-policy" => return Ok(Command::CheckPolicy(PathBuf::from(value))),
+            "front-user" => front_user = value,
+            "front-path" => front_path = Some(PathBuf::from(value)),
+            "seccomp" => {
+                seccomp = match value.as_str() {
+                    "kill" => SeccompMode::Kill,
+                    "log" => SeccompMode::Log,
+                    _ => return Err(format!("invalid seccomp mode '{value}' (kill or log)")),
+                }
+            }
+            "sandbox-selftest" => sandbox_selftest = true,
+            _ => unreachable!("every option in OPTIONS is handled"),
+        }
+    }
+    let path = match (path, method) {
+        (Some(p), _) => p,
+        (None, Method::VirtioSerial) => PathBuf::from(DEFAULT_VIRTIO_PATH),
+        (None, Method::UnixListen) => return Err("unix-listen needs a socket path (-p)".into()),
+    };
+    Ok(Command::Run(Box::new(RunOptions {
+        method,
+        path,
+        statedir,
+        logfile,
+        pidfile,
+        verbose,
+        policy,
+        front_user,
+        front_path,
+        seccomp,
+        sandbox_selftest,
+    })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(args: &[&str]) -> Result<RunOptions, String> {
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        match parse(&args)? {
+            Command::Run(o) => Ok(*o),
+            other => Err(format!("{other:?}")),
+        }
+    }
+
+    #[test]
+    fn qemu_ga_spellings() {
+        let o = run(&["-m", "unix-listen", "-p/tmp/s", "--statedir=/st", "-v"]).unwrap();
+        assert_eq!(o.method, Method::UnixListen);
+        assert_eq!(o.path, PathBuf::from("/tmp/s"));
+        assert_eq!(o.statedir, PathBuf::from("/st"));
+        assert!(o.verbose);
+        let o = run(&[]).unwrap();
+        assert_eq!(o.path, PathBuf::from(DEFAULT_VIRTIO_PATH));
+    }
+
+    #[test]
+    fn mistakes_are_one_line() {
+        for (args, want) in [
+            (&["--bogus"][..], "unrecognized option '--bogus'"),
+            (
+                &["-m", "vsock-listen"][..],
+                "method 'vsock-listen' is not supported by this version",
+            ),
+            (
+                &["-m", "carrier-pigeon"][..],
+                "invalid method 'carrier-pigeon'",
+            ),
+            (&["-p"][..], "option '--path' requires an argument"),
+            (
+                &["-t", "rel"][..],
+                "statedir 'rel' must be an absolute path",
+            ),
+            (
+                &["-d"][..],
+                "option -d/--daemonize is not supported by this version",
+            ),
+            (
+                &["-m", "unix-listen"][..],
+                "unix-listen needs a socket path (-p)",
+            ),
+        ] {
+            assert_eq!(run(args).unwrap_err(), want);
+        }
+    }
+}

@@ -1,0 +1,184 @@
+//! agent-helper: the privileged half of the guest agent and its entry point.
+//! It opens the host channel, starts the unprivileged agent-front with it,
+//! sandboxes itself, and performs the privileged operations the front asks
+//! for, after checking each against the policy itself.
+
+mod channel;
+mod check_policy;
+mod cli;
+mod dispatch;
+mod launch;
+mod ops;
+mod pidfile;
+mod sandbox;
+mod state;
+mod supervisor;
+
+use cli::{Command, Method, RunOptions};
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use policy::Policy;
+use protocol::QGA_COMPAT_VERSION;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match cli::parse(&args) {
+        Err(e) => {
+            eprintln!("agent-helper: {e}");
+            ExitCode::from(1)
+        }
+        Ok(Command::Version) => {
+            println!(
+                "agent-helper {} (QEMU Guest Agent {QGA_COMPAT_VERSION} compatible)",
+                env!("CARGO_PKG_VERSION")
+            );
+            ExitCode::SUCCESS
+        }
+        Ok(Command::Help) => {
+            print!("{}", cli::USAGE);
+            ExitCode::SUCCESS
+        }
+        Ok(Command::CheckPolicy(path)) => check_policy::run(&path),
+        Ok(Command::Run(options)) => match run(*options) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                tracing::error!("{e}");
+                eprintln!("agent-helper: {e}");
+                ExitCode::from(1)
+            }
+        },
+    }
+}
+
+fn run(options: RunOptions) -> Result<(), String> {
+    let log = init_logging(&options)?;
+    let policy = Policy::load(&options.policy)
+        .map_err(|e| format!("refusing to start with an invalid policy:\n{e}"))?;
+    let statedir = state::StateDir::open(&options.statedir).map_err(|e| e.to_string())?;
+    let frozen = statedir.is_frozen();
+    let user = nix::unistd::User::from_name(&options.front_user)
+        .map_err(|e| format!("front user '{}': {e}", options.front_user))?
+        .ok_or_else(|| format!("front user '{}' does not exist", options.front_user))?;
+    if user.uid.is_root() {
+        return Err(format!(
+            "front user '{}' must not be root",
+            options.front_user
+        ));
+    }
+    let front_path = match options.front_path.clone() {
+        Some(p) => p,
+        None => default_front_path()?,
+    };
+    let launcher = launch::FrontLauncher {
+        executable: open_above(&front_path, libc::O_PATH)?,
+        uid: user.uid,
+        gid: user.gid,
+        channel_kind: match options.method {
+            Method::VirtioSerial => "port",
+            Method::UnixListen => "listener",
+        },
+        verbose: options.verbose,
+        seccomp: options.seccomp,
+        sandbox_selftest: options.sandbox_selftest,
+        dev_null: open_above(std::path::Path::new("/dev/null"), libc::O_RDWR)?,
+    };
+    let _pidfile = pidfile::PidFile::create(&options.pidfile).map_err(|e| e.to_string())?;
+    let channel = channel::open(options.method, &options.path).map_err(|e| e.to_string())?;
+
+    let mut mask = SigSet::empty();
+    for s in [
+        Signal::SIGCHLD,
+        Signal::SIGHUP,
+        Signal::SIGTERM,
+        Signal::SIGINT,
+    ] {
+        mask.add(s);
+    }
+    mask.thread_block()
+        .map_err(|e| format!("blocking signals: {e}"))?;
+    let signals = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
+        .map_err(|e| format!("signalfd: {e}"))?;
+
+    let ctx = dispatch::Context { policy, frozen };
+    let mut supervisor =
+        supervisor::Supervisor::new(launcher, channel, log, signals, options.policy.clone(), ctx);
+    supervisor
+        .start_front()
+        .map_err(|e| format!("cannot start agent-front: {e}"))?;
+    sandbox::install_helper_filter(options.seccomp).map_err(|e| format!("seccomp: {e}"))?;
+    tracing::info!(
+        method = ?options.method,
+        path = %options.path.display(),
+        policy = %options.policy.display(),
+        frozen,
+        "agent ready"
+    );
+    let supervisor::Exit::Signal(signal) = supervisor.run();
+    tracing::info!(%signal, "agent stopping");
+    if options.method == Method::UnixListen {
+        let _ = std::fs::remove_file(&options.path);
+    }
+    Ok(())
+}
+
+/// Logs go to the log file (which each front also gets as its stderr) or to
+/// stderr. Returns the fd to hand to fronts, if any.
+fn init_logging(options: &RunOptions) -> Result<Option<OwnedFd>, String> {
+    let level = if options.verbose {
+        tracing::Level::DEBUG
+    } else {
+        tracing::Level::INFO
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_max_level(level);
+    match &options.logfile {
+        None => {
+            builder.with_writer(std::io::stderr).init();
+            Ok(None)
+        }
+        Some(path) => {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .mode(0o640)
+                .custom_flags(libc::O_CLOEXEC)
+                .open(path)
+                .map_err(|e| format!("logfile {}: {e}", path.display()))?;
+            let for_front = file.try_clone().map_err(|e| e.to_string())?;
+            builder.with_writer(std::sync::Mutex::new(file)).init();
+            Ok(Some(OwnedFd::from(for_front)))
+        }
+    }
+}
+
+fn default_front_path() -> Result<PathBuf, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("cannot locate agent-helper: {e}"))?;
+    Ok(exe.with_file_name("agent-front"))
+}
+
+/// Opens a file close-on-exec at fd 10 or above, clear of the fds a front
+/// gets (0-4).
+fn open_above(path: &std::path::Path, flags: libc::c_int) -> Result<OwnedFd, String> {
+    let fail = |e: std::io::Error| format!("{}: {e}", path.display());
+    let c_path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes())
+        .map_err(|e| fail(std::io::Error::other(e)))?;
+    // SAFETY: open with a valid C string; the fd is owned by `file`.
+    let raw = unsafe { libc::open(c_path.as_ptr(), flags | libc::O_CLOEXEC) };
+    if raw < 0 {
+        return Err(fail(std::io::Error::last_os_error()));
+    }
+    // SAFETY: raw is a new descriptor nothing else owns.
+    let file = unsafe { OwnedFd::from_raw_fd(raw) };
+    // SAFETY: fcntl on an open fd; the duplicate is owned by the result.
+    let fd = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 10) };
+    if fd < 0 {
+        return Err(fail(std::io::Error::last_os_error()));
+    }
+    // SAFETY: fd is a new descriptor nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}

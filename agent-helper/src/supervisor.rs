@@ -1,0 +1,327 @@
+//! The helper's event loop: requests from the front, signals (a dead front,
+//! SIGHUP reloads, SIGTERM), and restarting a dead front with back-off.
+
+use crate::dispatch::{self, Context};
+use crate::launch::{FrontLauncher, RunningFront};
+use nix::poll::{PollFd, PollFlags, PollTimeout};
+use nix::sys::signal::Signal;
+use nix::sys::signalfd::SignalFd;
+use nix::sys::wait::{WaitPidFlag, WaitStatus};
+use policy::Policy;
+use protocol::internal::{self, AgentState, FromHelper, ToHelper};
+use protocol::limits::{
+    FRONT_RESTART_MAX_DELAY_MS, FRONT_RESTART_MIN_DELAY_MS, FRONT_STABLE_AFTER_MS,
+    MAX_MESSAGE_BYTES,
+};
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+pub struct Supervisor {
+    pub launcher: FrontLauncher,
+    pub channel: OwnedFd,
+    /// The log file, handed to each front as its stderr.
+    pub log: Option<OwnedFd>,
+    pub signals: SignalFd,
+    pub policy_path: PathBuf,
+    pub ctx: Context,
+    front: Option<Front>,
+    restart_at: Option<Instant>,
+    restart_delay: Duration,
+    bad_messages: RateLimitedLog,
+    buf: Vec<u8>,
+}
+
+struct Front {
+    running: RunningFront,
+    started: Instant,
+    /// False once the front closed its end.
+    link_open: bool,
+}
+
+/// Why the loop ended.
+pub enum Exit {
+    Signal(Signal),
+}
+
+impl Supervisor {
+    pub fn new(
+        launcher: FrontLauncher,
+        channel: OwnedFd,
+        log: Option<OwnedFd>,
+        signals: SignalFd,
+        policy_path: PathBuf,
+        ctx: Context,
+    ) -> Self {
+        Supervisor {
+            launcher,
+            channel,
+            log,
+            signals,
+            policy_path,
+            ctx,
+            front: None,
+            restart_at: None,
+            restart_delay: Duration::from_millis(FRONT_RESTART_MIN_DELAY_MS),
+            bad_messages: RateLimitedLog::default(),
+            buf: vec![0; MAX_MESSAGE_BYTES + 1],
+        }
+    }
+
+    pub fn start_front(&mut self) -> io::Result<()> {
+        let running = self
+            .launcher
+            .spawn(self.channel.as_fd(), self.log.as_ref().map(|l| l.as_fd()))?;
+        tracing::info!(pid = running.pid.as_raw(), "front started");
+        self.front = Some(Front {
+            running,
+            started: Instant::now(),
+            link_open: true,
+        });
+        self.bad_messages = RateLimitedLog::default();
+        self.send_state();
+        Ok(())
+    }
+
+    pub fn run(&mut self) -> Exit {
+        loop {
+            let timeout = match self.restart_at {
+                Some(at) => {
+                    let ms = at.saturating_duration_since(Instant::now()).as_millis();
+                    PollTimeout::try_from(ms.min(60_000) as i32).unwrap_or(PollTimeout::ZERO)
+                }
+                None => PollTimeout::NONE,
+            };
+            let (signal_ready, link_ready) = {
+                let link = self
+                    .front
+                    .as_ref()
+                    .filter(|f| f.link_open)
+                    .map(|f| f.running.link.as_fd());
+                let mut fds = vec![PollFd::new(self.signals.as_fd(), PollFlags::POLLIN)];
+                if let Some(link) = link {
+                    fds.push(PollFd::new(link, PollFlags::POLLIN));
+                }
+                match nix::poll::poll(&mut fds, timeout) {
+                    Ok(_) => {}
+                    Err(nix::errno::Errno::EINTR) => continue,
+                    Err(e) => {
+                        tracing::error!(error = %e, "poll failed");
+                        std::thread::sleep(Duration::from_millis(100));
+                        continue;
+                    }
+                }
+                let ready = |f: &PollFd| f.revents().is_some_and(|r| !r.is_empty());
+                (ready(&fds[0]), fds.get(1).is_some_and(ready))
+            };
+            if signal_ready {
+                if let Some(exit) = self.on_signals() {
+                    return exit;
+                }
+            }
+            if link_ready {
+                self.on_link();
+            }
+            if self.restart_at.is_some_and(|at| Instant::now() >= at) {
+                self.restart_at = None;
+                if let Err(e) = self.start_front() {
+                    tracing::error!(error = %e, "cannot start front");
+                    self.schedule_restart(false);
+                }
+            }
+        }
+    }
+
+    fn on_signals(&mut self) -> Option<Exit> {
+        while let Ok(Some(info)) = self.signals.read_signal() {
+            let Ok(signal) = Signal::try_from(info.ssi_signo as i32) else {
+                continue;
+            };
+            match signal {
+                Signal::SIGCHLD => self.reap(),
+                Signal::SIGHUP => self.reload_policy(),
+                Signal::SIGTERM | Signal::SIGINT => {
+                    self.stop_front();
+                    return Some(Exit::Signal(signal));
+                }
+                _ => {}
+            }
+        }
+        None
+    }
+
+    fn reap(&mut self) {
+        loop {
+            match nix::sys::wait::waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::StillAlive) | Err(_) => return,
+                Ok(status) => {
+                    let Some(pid) = status.pid() else { continue };
+                    let is_front = self.front.as_ref().is_some_and(|f| f.running.pid == pid);
+                    if !is_front {
+                        continue;
+                    }
+                    let front = self.front.take();
+                    let ran_long = front.is_some_and(|f| {
+                        f.started.elapsed() >= Duration::from_millis(FRONT_STABLE_AFTER_MS)
+                    });
+                    tracing::warn!(pid = pid.as_raw(), reason = %describe_exit(&status), "front exited");
+                    self.schedule_restart(ran_long);
+                }
+            }
+        }
+    }
+
+    fn schedule_restart(&mut self, ran_long: bool) {
+        let min = Duration::from_millis(FRONT_RESTART_MIN_DELAY_MS);
+        let max = Duration::from_millis(FRONT_RESTART_MAX_DELAY_MS);
+        self.restart_delay = if ran_long {
+            min
+        } else {
+            (self.restart_delay * 2).min(max)
+        };
+        tracing::info!(
+            delay_ms = self.restart_delay.as_millis() as u64,
+            "restarting front"
+        );
+        self.restart_at = Some(Instant::now() + self.restart_delay);
+    }
+
+    fn stop_front(&mut self) {
+        if let Some(front) = self.front.take() {
+            let _ = nix::sys::signal::kill(front.running.pid, Signal::SIGKILL);
+            let _ = nix::sys::wait::waitpid(front.running.pid, None);
+        }
+    }
+
+    fn reload_policy(&mut self) {
+        match Policy::load(&self.policy_path) {
+            Ok(policy) => {
+                self.ctx.policy = policy;
+                tracing::info!(path = %self.policy_path.display(), "policy reloaded");
+                self.send_state();
+            }
+            Err(errors) => {
+                tracing::error!(
+                    path = %self.policy_path.display(),
+                    errors = %errors.to_string().replace('\n', "; "),
+                    "policy reload failed; the previous policy stays in force"
+                );
+            }
+        }
+    }
+
+    pub fn send_state(&mut self) {
+        let state = FromHelper::State(AgentState {
+            enabled: self.ctx.policy.enabled_flags(),
+            frozen: self.ctx.frozen,
+        });
+        self.send(&state);
+    }
+
+    fn send(&mut self, message: &FromHelper) {
+        let Some(front) = self.front.as_mut().filter(|f| f.link_open) else {
+            return;
+        };
+        let bytes = match internal::encode(message) {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot encode a message for the front");
+                return;
+            }
+        };
+        // Blocking send: the front reads its replies promptly, and a front
+        // that stops reading only stalls itself.
+        let r = nix::sys::socket::send(
+            front.running.link.as_raw_fd(),
+            &bytes,
+            nix::sys::socket::MsgFlags::MSG_NOSIGNAL,
+        );
+        if let Err(e) = r {
+            tracing::warn!(error = %e, "send to front failed");
+            front.link_open = false;
+        }
+    }
+
+    fn on_link(&mut self) {
+        let Some(front) = self.front.as_mut() else {
+            return;
+        };
+        let fd = front.running.link.as_raw_fd();
+        // SAFETY: buf is valid for its length; MSG_TRUNC makes recv return
+        // the datagram's real length so an oversized one is detected.
+        let n = unsafe {
+            libc::recv(
+                fd,
+                self.buf.as_mut_ptr().cast(),
+                self.buf.len(),
+                libc::MSG_TRUNC | libc::MSG_DONTWAIT,
+            )
+        };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() != io::ErrorKind::WouldBlock && e.kind() != io::ErrorKind::Interrupted {
+                front.link_open = false;
+            }
+            return;
+        }
+        let n = n as usize;
+        if n == 0 {
+            // The front closed its end: it is exiting; SIGCHLD follows.
+            front.link_open = false;
+            return;
+        }
+        if n > MAX_MESSAGE_BYTES {
+            self.bad_messages
+                .note(|| tracing::warn!(bytes = n, "oversized message from front dropped"));
+            return;
+        }
+        let message: ToHelper = match internal::decode(&self.buf[..n]) {
+            Ok(m) => m,
+            Err(e) => {
+                self.bad_messages
+                    .note(|| tracing::warn!(error = %e, "malformed message from front dropped"));
+                return;
+            }
+        };
+        let was_frozen = self.ctx.frozen;
+        let result = dispatch::handle(message.request, &mut self.ctx);
+        self.send(&FromHelper::Reply {
+            seq: message.seq,
+            result,
+        });
+        if self.ctx.frozen != was_frozen {
+            self.send_state();
+        }
+    }
+}
+
+fn describe_exit(status: &WaitStatus) -> String {
+    match status {
+        WaitStatus::Exited(_, code) => format!("exit status {code}"),
+        WaitStatus::Signaled(_, Signal::SIGSYS, _) => {
+            "killed by SIGSYS: a syscall outside its seccomp filter".into()
+        }
+        WaitStatus::Signaled(_, signal, _) => format!("killed by {signal}"),
+        other => format!("{other:?}"),
+    }
+}
+
+/// Logs the first few problems caused by one front, then every thousandth,
+/// so a hostile front cannot flood the log.
+#[derive(Default)]
+struct RateLimitedLog {
+    count: u64,
+}
+
+impl RateLimitedLog {
+    const FIRST: u64 = 10;
+    const EVERY: u64 = 1000;
+
+    fn note(&mut self, log: impl FnOnce()) {
+        self.count += 1;
+        if self.count <= Self::FIRST || self.count.is_multiple_of(Self::EVERY) {
+            log();
+        }
+    }
+}

@@ -1,0 +1,363 @@
+//! Host-facing argument and result types of qemu-ga's schema, with its exact
+//! member names. Argument structs deny unknown members; optional members are
+//! `Option`s so a missing one and a present one stay distinguishable.
+
+use serde::{Deserialize, Serialize};
+
+// ---- protocol commands ------------------------------------------------------
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncArgs {
+    pub id: i64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct GuestAgentCommandInfo {
+    pub name: String,
+    pub enabled: bool,
+    #[serde(rename = "success-response")]
+    pub success_response: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct GuestAgentInfo {
+    pub version: String,
+    pub supported_commands: Vec<GuestAgentCommandInfo>,
+}
+
+/// Arguments of a command that takes none.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoArgs {}
+
+// ---- time -------------------------------------------------------------------
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetTimeArgs {
+    pub time: Option<i64>,
+}
+
+// ---- power ------------------------------------------------------------------
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShutdownArgs {
+    pub mode: Option<String>,
+}
+
+// ---- files ------------------------------------------------------------------
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileOpenArgs {
+    pub path: String,
+    pub mode: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileHandleArgs {
+    pub handle: i64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileReadArgs {
+    pub handle: i64,
+    pub count: Option<i64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct GuestFileRead {
+    pub count: i64,
+    #[serde(rename = "buf-b64")]
+    pub buf_b64: String,
+    pub eof: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileWriteArgs {
+    pub handle: i64,
+    #[serde(rename = "buf-b64")]
+    pub buf_b64: String,
+    pub count: Option<i64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct GuestFileWrite {
+    pub count: i64,
+    pub eof: bool,
+}
+
+/// `whence` is an integer (0, 1, 2) or one of qemu-ga's names.
+#[derive(Debug)]
+pub enum GuestFileWhence {
+    Value(i64),
+    Name(QGASeek),
+}
+
+impl<'de> Deserialize<'de> for GuestFileWhence {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct WhenceVisitor;
+        impl<'de> serde::de::Visitor<'de> for WhenceVisitor {
+            type Value = GuestFileWhence;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an integer or one of \"set\", \"cur\", \"end\"")
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(GuestFileWhence::Value(v))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                match v {
+                    "set" => Ok(GuestFileWhence::Name(QGASeek::Set)),
+                    "cur" => Ok(GuestFileWhence::Name(QGASeek::Cur)),
+                    "end" => Ok(GuestFileWhence::Name(QGASeek::End)),
+                    _ => Err(E::unknown_variant(v, &["set", "cur", "end"])),
+                }
+            }
+        }
+        d.deserialize_any(WhenceVisitor)
+    }
+}
+
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum QGASeek {
+    Set,
+    Cur,
+    End,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSeekArgs {
+    pub handle: i64,
+    pub offset: i64,
+    pub whence: GuestFileWhence,
+}
+
+#[derive(Debug, Serialize)]
+pub struct GuestFileSeek {
+    pub position: i64,
+    pub eof: bool,
+}
+
+// ---- filesystems ------------------------------------------------------------
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GuestFsfreezeStatus {
+    Thawed,
+    Frozen,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FsfreezeFreezeListArgs {
+    pub mountpoints: Option<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FstrimArgs {
+    pub minimum: Option<i64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct GuestFilesystemTrimResult {
+    pub path: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trimmed: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub minimum: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct GuestFilesystemTrimResponse {
+    pub paths: Vec<GuestFilesystemTrimResult>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum GuestDiskBusType {
+    Ide,
+    Fdc,
+    Scsi,
+    Virtio,
+    Xen,
+    Usb,
+    Uml,
+    Sata,
+    Sd,
+    Unknown,
+    Ieee1394,
+    Ssa,
+    Fibre,
+    Raid,
+    Iscsi,
+    Sas,
+    Mmc,
+    Virtual,
+    FileBackedVirtual,
+    Nvme,
+}
+
+#[derive(Debug, Serialize)]
+pub struct GuestPCIAddress {
+    pub domain: i64,
+    pub bus: i64,
+    pub slot: i64,
+    pub function: i64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct GuestDiskAddress {
+    #[serde(rename = "pci-controller")]
+    pub pci_controller: GuestPCIAddress,
+    #[serde(rename = "bus-type")]
+    pub bus_type: GuestDiskBusType,
+    pub bus: i64,
+    pub target: i64,
+    pub unit: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub serial: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dev: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct GuestFilesystemInfo {
+    pub name: String,
+    pub mountpoint: String,
+    #[serde(rename = "type")]
+    pub fs_type: String,
+    #[serde(rename = "used-bytes", skip_serializing_if = "Option::is_none")]
+    pub used_bytes: Option<u64>,
+    #[serde(rename = "total-bytes", skip_serializing_if = "Option::is_none")]
+    pub total_bytes: Option<u64>,
+    pub disk: Vec<GuestDiskAddress>,
+}
+
+// ---- network ----------------------------------------------------------------
+
+#[derive(Clone, Copy, Debug, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GuestIpAddressType {
+    Ipv4,
+    Ipv6,
+}
+
+#[derive(Debug, Serialize)]
+pub struct GuestIpAddress {
+    #[serde(rename = "ip-address")]
+    pub ip_address: String,
+    #[serde(rename = "ip-address-type")]
+    pub ip_address_type: GuestIpAddressType,
+    pub prefix: i64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct GuestNetworkInterfaceStat {
+    #[serde(rename = "rx-bytes")]
+    pub rx_bytes: u64,
+    #[serde(rename = "rx-packets")]
+    pub rx_packets: u64,
+    #[serde(rename = "rx-errs")]
+    pub rx_errs: u64,
+    #[serde(rename = "rx-dropped")]
+    pub rx_dropped: u64,
+    #[serde(rename = "tx-bytes")]
+    pub tx_bytes: u64,
+    #[serde(rename = "tx-packets")]
+    pub tx_packets: u64,
+    #[serde(rename = "tx-errs")]
+    pub tx_errs: u64,
+    #[serde(rename = "tx-dropped")]
+    pub tx_dropped: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct GuestNetworkInterface {
+    pub name: String,
+    #[serde(rename = "hardware-address", skip_serializing_if = "Option::is_none")]
+    pub hardware_address: Option<String>,
+    #[serde(rename = "ip-addresses", skip_serializing_if = "Option::is_none")]
+    pub ip_addresses: Option<Vec<GuestIpAddress>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub statistics: Option<GuestNetworkInterfaceStat>,
+}
+
+// ---- vCPUs ------------------------------------------------------------------
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GuestLogicalProcessor {
+    #[serde(rename = "logical-id")]
+    pub logical_id: i64,
+    pub online: bool,
+    #[serde(rename = "can-offline", skip_serializing_if = "Option::is_none")]
+    pub can_offline: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetVcpusArgs {
+    pub vcpus: Vec<GuestLogicalProcessor>,
+}
+
+// ---- users ------------------------------------------------------------------
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetUserPasswordArgs {
+    pub username: String,
+    pub password: String,
+    pub crypted: bool,
+}
+
+// ---- memory blocks ----------------------------------------------------------
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GuestMemoryBlock {
+    #[serde(rename = "phys-index")]
+    pub phys_index: u64,
+    pub online: bool,
+    #[serde(rename = "can-offline", skip_serializing_if = "Option::is_none")]
+    pub can_offline: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetMemoryBlocksArgs {
+    #[serde(rename = "mem-blks")]
+    pub mem_blks: Vec<GuestMemoryBlock>,
+}
+
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum GuestMemoryBlockResponseType {
+    Success,
+    NotFound,
+    OperationNotSupported,
+    OperationFailed,
+}
+
+#[derive(Debug, Serialize)]
+pub struct GuestMemoryBlockResponse {
+    #[serde(rename = "phys-index")]
+    pub phys_index: u64,
+    pub response: GuestMemoryBlockResponseType,
+    #[serde(rename = "error-code", skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<i64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct GuestMemoryBlockInfo {
+    pub size: u64,
+}

@@ -1,0 +1,190 @@
+//! A compromised front, played by `hostile-front`, which the real helper
+//! starts in the front's place (same privilege drop and filters) and which
+//! relays raw datagrams from this test to the helper's end of the internal
+//! socket. The helper must refuse what the policy forbids, drop what does
+//! not decode, and keep serving.
+
+use protocol::internal::{decode, encode, FromHelper, HelperReply, HelperRequest, ToHelper};
+use protocol::limits::MAX_MESSAGE_BYTES;
+use protocol::qga::GuestFsfreezeStatus;
+use protocol::ErrorClass;
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::time::Duration;
+use tests::{bin_dir, Agent, AgentOptions};
+
+const POLICY: &str = "[allow]\ncommands = [\"guest-fsfreeze-status\"]\n";
+
+struct Relay {
+    out: UnixStream,
+    lines: std::io::Lines<BufReader<UnixStream>>,
+}
+
+impl Relay {
+    fn connect(agent: &Agent) -> (Relay, Vec<Vec<u8>>) {
+        let stream = agent.connect().into_stream();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        let mut relay = Relay {
+            out: stream.try_clone().unwrap(),
+            lines: BufReader::new(stream).lines(),
+        };
+        let first = relay.collect();
+        (relay, first)
+    }
+
+    /// Datagrams from the helper until the relay goes idle.
+    fn collect(&mut self) -> Vec<Vec<u8>> {
+        let mut got = Vec::new();
+        for line in self.lines.by_ref() {
+            let line = line.expect("relay line");
+            match line.as_str() {
+                "idle" => return got,
+                "closed" => panic!("helper closed the link"),
+                l if l.starts_with("send-error") => panic!("{l}"),
+                hex => got.push(unhex(hex)),
+            }
+        }
+        panic!("relay ended");
+    }
+
+    fn send(&mut self, datagrams: &[Vec<u8>]) -> Vec<Vec<u8>> {
+        let line: Vec<String> = datagrams.iter().map(|d| hex(d)).collect();
+        writeln!(self.out, "{}", line.join(" ")).unwrap();
+        self.collect()
+    }
+
+    fn call(&mut self, seq: u32, request: HelperRequest) -> FromHelper {
+        let replies = self.send(&[encode(&ToHelper { seq, request }).unwrap()]);
+        assert_eq!(replies.len(), 1, "one reply per request");
+        decode(&replies[0]).expect("helper reply decodes")
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(text: &str) -> Vec<u8> {
+    (0..text.len() / 2)
+        .map(|i| u8::from_str_radix(&text[2 * i..2 * i + 2], 16).unwrap())
+        .collect()
+}
+
+fn start() -> Agent {
+    Agent::start_with(AgentOptions {
+        policy: POLICY,
+        extra_args: vec![
+            "--front-path".into(),
+            bin_dir()
+                .join("hostile-front")
+                .to_string_lossy()
+                .into_owned(),
+        ],
+    })
+}
+
+fn assert_status_works(relay: &mut Relay, seq: u32) {
+    match relay.call(seq, HelperRequest::FsfreezeStatus) {
+        FromHelper::Reply { seq: got, result } => {
+            assert_eq!(got, seq);
+            assert_eq!(
+                result,
+                Ok(HelperReply::FsfreezeStatus(GuestFsfreezeStatus::Thawed))
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn helper_refuses_a_policy_denied_request_on_its_own() {
+    let agent = start();
+    let (mut relay, first) = Relay::connect(&agent);
+    let state: FromHelper = decode(&first[0]).unwrap();
+    let FromHelper::State(state) = state else {
+        panic!("{state:?}")
+    };
+    assert!(!state.frozen);
+    match relay.call(9, HelperRequest::GetTime) {
+        FromHelper::Reply {
+            seq: 9,
+            result: Err(e),
+        } => {
+            assert_eq!(e.class, ErrorClass::CommandNotFound);
+            assert_eq!(e.desc, "Command guest-get-time has been disabled");
+        }
+        other => panic!("denied request got {other:?}"),
+    }
+    assert_status_works(&mut relay, 10);
+    assert!(agent
+        .log_text()
+        .contains("command=\"guest-get-time\" allowed=false"));
+}
+
+#[test]
+fn helper_drops_truncated_oversized_and_garbage_messages_and_keeps_serving() {
+    let mut agent = start();
+    let (mut relay, _) = Relay::connect(&agent);
+    let valid = encode(&ToHelper {
+        seq: 1,
+        request: HelperRequest::FsfreezeStatus,
+    })
+    .unwrap();
+    let mut trailing = valid.clone();
+    trailing.push(0);
+    let hostile = vec![
+        valid[..1].to_vec(),              // truncated
+        vec![0u8; MAX_MESSAGE_BYTES + 1], // oversized
+        vec![1, 0xC8, 0x01],              // unknown request variant
+        trailing,                         // bytes after the message
+        vec![0xFF; 16],                   // varint overflow
+        Vec::new(),                       // empty datagram
+    ];
+    assert!(
+        relay.send(&hostile).is_empty(),
+        "no reply to undecodable messages"
+    );
+    assert_status_works(&mut relay, 2);
+
+    // Thousands of random and mutated messages, in batches.
+    let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for batch in 0..20 {
+        let mut datagrams = Vec::new();
+        for _ in 0..100 {
+            let mut bytes = valid.clone();
+            match next() % 3 {
+                0 => {
+                    let len = (next() % 64) as usize + 1;
+                    bytes = (0..len).map(|_| next() as u8).collect();
+                }
+                1 => {
+                    let i = (next() as usize) % bytes.len();
+                    bytes[i] ^= (next() as u8) | 1;
+                }
+                _ => bytes.truncate((next() as usize) % bytes.len()),
+            }
+            datagrams.push(bytes);
+        }
+        // Mutations can produce valid requests; every reply must decode.
+        for reply in relay.send(&datagrams) {
+            let _: FromHelper = decode(&reply).expect("helper replies are well formed");
+        }
+        assert_status_works(&mut relay, 1000 + batch);
+    }
+    assert!(agent.is_running(), "helper survived");
+    let log = agent.log_text();
+    let dropped = log
+        .lines()
+        .filter(|l| l.contains("from front dropped"))
+        .count();
+    assert!(dropped >= 5, "bad messages are logged:\n{log}");
+    assert!(dropped < 40, "but rate-limited ({dropped} lines)");
+}
