@@ -10,6 +10,9 @@ mod dispatch;
 mod launch;
 mod ops;
 mod pidfile;
+// Its first users (set-time, passwords, power, the fsfreeze hook) remove this.
+#[allow(dead_code)]
+mod runner;
 mod sandbox;
 mod state;
 mod supervisor;
