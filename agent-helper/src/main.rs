@@ -10,6 +10,7 @@ mod dispatch;
 mod launch;
 mod ops;
 mod pidfile;
+mod privileges;
 // Its first users (set-time, passwords, power, the fsfreeze hook) remove this.
 #[allow(dead_code)]
 mod runner;
@@ -91,6 +92,8 @@ fn run(options: RunOptions) -> Result<(), String> {
     };
     let _pidfile = pidfile::PidFile::create(&options.pidfile).map_err(|e| e.to_string())?;
     let channel = channel::open(options.method, &options.path).map_err(|e| e.to_string())?;
+
+    privileges::drop_unneeded().map_err(|e| format!("dropping capabilities: {e}"))?;
 
     let mut mask = SigSet::empty();
     for s in [
