@@ -87,7 +87,7 @@ fn deep_nesting_is_refused_with_qemu_gas_error() {
 fn oversized_request_is_refused_and_memory_stays_bounded() {
     let agent = Agent::start(POLICY);
     let front = agent.wait_new_front(0);
-    let mut host = agent.connect();
+    let host = agent.connect();
     // One 65 MiB string: over the 64 MiB request limit.
     let mut request = b"{\"execute\":\"guest-ping\",\"arguments\":{\"x\":\"".to_vec();
     request.extend(std::iter::repeat_n(b'a', 65 << 20));
