@@ -25,6 +25,9 @@ pub enum ArgError {
     /// Raised by a visitor that cannot know where it is; the deserializer
     /// that called it fills in the path.
     UnknownVariant(String),
+    /// A visitor got a value of the wrong JSON type; it names the type it
+    /// expected, and the deserializer fills in the path.
+    WrongType(String),
     Custom(String),
 }
 
@@ -33,6 +36,7 @@ impl ArgError {
         match self {
             ArgError::Final(e) => e,
             ArgError::UnknownVariant(v) => QgaError::parameter_bad_enum(path, &v),
+            ArgError::WrongType(expected) => QgaError::parameter_type(path, &expected),
             ArgError::Custom(msg) => QgaError::generic(msg),
         }
     }
@@ -53,6 +57,10 @@ impl de::Error for ArgError {
 
     fn unknown_variant(variant: &str, _expected: &'static [&'static str]) -> Self {
         ArgError::UnknownVariant(variant.to_string())
+    }
+
+    fn invalid_type(_got: de::Unexpected, expected: &dyn de::Expected) -> Self {
+        ArgError::WrongType(expected.to_string())
     }
 
     fn missing_field(field: &'static str) -> Self {

@@ -13,6 +13,8 @@ use protocol::QgaError;
 pub struct Context {
     pub policy: Policy,
     pub frozen: bool,
+    /// guest-exec children, running or waiting to be collected.
+    pub exec: ops::exec::ExecTable,
 }
 
 pub fn handle(request: HelperRequest, ctx: &mut Context) -> Result<HelperReply, QgaError> {
@@ -46,5 +48,19 @@ pub fn handle(request: HelperRequest, ctx: &mut Context) -> Result<HelperReply, 
         } else {
             GuestFsfreezeStatus::Thawed
         })),
+        HelperRequest::ExecStage(stage) => ctx.exec.stage(stage).map(|()| HelperReply::ExecStaged),
+        HelperRequest::Exec(start) => ctx
+            .exec
+            .start(start, &ctx.policy)
+            .map(|pid| HelperReply::ExecStarted { pid }),
+        HelperRequest::ExecStatus { pid } => ctx.exec.status(pid).map(HelperReply::ExecStatus),
+        HelperRequest::ExecOutput {
+            pid,
+            stream,
+            offset,
+        } => ctx
+            .exec
+            .output(pid, stream, offset)
+            .map(HelperReply::ExecOutput),
     }
 }

@@ -337,6 +337,99 @@ const HELPER_SYSCALLS: &[Row] = &[
         When::Always,
         "a forked child's libc set-up",
     ),
+    // guest-exec: the helper's side, then the child's until exec
+    (
+        libc::SYS_pipe2,
+        When::Always,
+        "guest-exec: stdin, stdout, stderr and exec-error pipes",
+    ),
+    (
+        libc::SYS_chdir,
+        When::Always,
+        "guest-exec: the program starts in /",
+    ),
+    (
+        libc::SYS_execve,
+        When::Always,
+        "guest-exec: run the host's program (it keeps this filter)",
+    ),
+    // what common programs run by guest-exec need beyond the rows above
+    // (shells, coreutils, sleep, id); anything else kills the program
+    (
+        libc::SYS_vfork,
+        When::Always,
+        "guest-exec programs: shells start commands",
+    ),
+    (
+        libc::SYS_rt_sigsuspend,
+        When::Always,
+        "guest-exec programs: shells wait for their children",
+    ),
+    (
+        libc::SYS_getppid,
+        When::Always,
+        "guest-exec programs: shells set $PPID",
+    ),
+    (
+        libc::SYS_getgid,
+        When::Always,
+        "guest-exec programs: shells and id",
+    ),
+    (
+        libc::SYS_getegid,
+        When::Always,
+        "guest-exec programs: shells and id",
+    ),
+    (
+        libc::SYS_getgroups,
+        When::Always,
+        "guest-exec programs: id and permission checks",
+    ),
+    (
+        libc::SYS_uname,
+        When::Always,
+        "guest-exec programs: uname and libc start-up checks",
+    ),
+    (
+        libc::SYS_getdents64,
+        When::Always,
+        "guest-exec programs: list directories (ls, globbing)",
+    ),
+    (
+        libc::SYS_statfs,
+        When::Always,
+        "guest-exec programs: df, and SELinux detection in coreutils",
+    ),
+    (
+        libc::SYS_fadvise64,
+        When::Always,
+        "guest-exec programs: cat announces sequential reads",
+    ),
+    (
+        libc::SYS_clock_nanosleep,
+        When::Always,
+        "guest-exec programs: sleep",
+    ),
+    (
+        libc::SYS_get_mempolicy,
+        When::Always,
+        "guest-exec programs: ps (procps probes the NUMA policy)",
+    ),
+    (
+        libc::SYS_set_mempolicy,
+        When::Always,
+        "guest-exec programs: ps (procps probes the NUMA policy)",
+    ),
+    (
+        libc::SYS_socket,
+        When::ArgEquals(0, libc::AF_UNIX as u64),
+        "guest-exec programs: user lookups ask nscd over a unix socket",
+    ),
+    (
+        libc::SYS_connect,
+        When::Always,
+        "guest-exec programs: user lookups ask nscd (only unix and vsock sockets can exist)",
+    ),
 ];
 
 fn build(tables: &[&[Row]], mode: SeccompMode) -> Result<BpfProgram, String> {

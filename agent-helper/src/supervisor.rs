@@ -14,7 +14,7 @@ use protocol::limits::{
     MAX_MESSAGE_BYTES,
 };
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -80,6 +80,7 @@ impl Supervisor {
             link_open: true,
         });
         self.bad_messages = RateLimitedLog::default();
+        self.ctx.exec.front_restarted();
         self.send_state();
         Ok(())
     }
@@ -93,7 +94,8 @@ impl Supervisor {
                 }
                 None => PollTimeout::NONE,
             };
-            let (signal_ready, link_ready) = {
+            let exec_fds = self.ctx.exec.poll_interest();
+            let (signal_ready, link_ready, exec_ready) = {
                 let link = self
                     .front
                     .as_ref()
@@ -102,6 +104,13 @@ impl Supervisor {
                 let mut fds = vec![PollFd::new(self.signals.as_fd(), PollFlags::POLLIN)];
                 if let Some(link) = link {
                     fds.push(PollFd::new(link, PollFlags::POLLIN));
+                }
+                let first_exec = fds.len();
+                for &(fd, events) in &exec_fds {
+                    // SAFETY: the exec table owns these fds and nothing
+                    // closes them while this poll set exists.
+                    let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+                    fds.push(PollFd::new(fd, events));
                 }
                 match nix::poll::poll(&mut fds, timeout) {
                     Ok(_) => {}
@@ -113,8 +122,19 @@ impl Supervisor {
                     }
                 }
                 let ready = |f: &PollFd| f.revents().is_some_and(|r| !r.is_empty());
-                (ready(&fds[0]), fds.get(1).is_some_and(ready))
+                let exec_ready: Vec<RawFd> = fds[first_exec..]
+                    .iter()
+                    .zip(&exec_fds)
+                    .filter(|(f, _)| ready(f))
+                    .map(|(_, &(fd, _))| fd)
+                    .collect();
+                (ready(&fds[0]), first_exec > 1 && ready(&fds[1]), exec_ready)
             };
+            // Output first, so a child's last words are read before its
+            // exit is noted.
+            for fd in exec_ready {
+                self.ctx.exec.on_ready(fd);
+            }
             if signal_ready {
                 if let Some(exit) = self.on_signals() {
                     return exit;
@@ -159,6 +179,11 @@ impl Supervisor {
                     let Some(pid) = status.pid() else { continue };
                     let is_front = self.front.as_ref().is_some_and(|f| f.running.pid == pid);
                     if !is_front {
+                        // A guest-exec child: its status waits in the exec
+                        // table for guest-exec-status.
+                        if !self.ctx.exec.on_child_exit(status) {
+                            tracing::debug!(pid = pid.as_raw(), "unknown child reaped");
+                        }
                         continue;
                     }
                     let front = self.front.take();

@@ -141,4 +141,31 @@ impl QgaError {
     pub fn unsupported() -> Self {
         Self::generic("this feature or command is not currently supported")
     }
+
+    /// qemu-ga's QERR_QGA_COMMAND_FAILED.
+    pub fn command_failed(what: &str) -> Self {
+        Self::generic(format!("Guest agent command failed, error was '{what}'"))
+    }
+
+    pub fn base64_invalid() -> Self {
+        Self::generic("Base64 data contains invalid characters")
+    }
+
+    /// guest-exec could not start the program; `reason` is the strerror
+    /// text, and the quotes are the ones glib puts around the path.
+    pub fn exec_failed(path: &str, reason: &str) -> Self {
+        Self::command_failed(&format!(
+            "Failed to execute child process \u{201C}{path}\u{201D} ({reason})"
+        ))
+    }
+
+    /// The policy does not name this program for guest-exec.
+    pub fn exec_program_denied(path: &str) -> Self {
+        Self::denied_by_policy("guest-exec", &format!("program '{path}' is not allowed"))
+    }
+
+    /// A guest-exec bound of this agent (qemu-ga has none) was reached.
+    pub fn exec_limit(what: &str) -> Self {
+        Self::generic(format!("guest-exec refused: {what}"))
+    }
 }

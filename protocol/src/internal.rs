@@ -5,7 +5,7 @@
 
 use crate::error::QgaError;
 use crate::limits::MAX_MESSAGE_BYTES;
-use crate::qga::GuestFsfreezeStatus;
+use crate::qga::{GuestExecCaptureOutputMode, GuestFsfreezeStatus};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use std::fmt;
 
@@ -15,6 +15,20 @@ use std::fmt;
 pub enum HelperRequest {
     GetTime,
     FsfreezeStatus,
+    /// Arguments, environment and input of the next `Exec`, in pieces that
+    /// each fit one message; the helper collects them until `Exec`.
+    ExecStage(ExecStage),
+    Exec(ExecStart),
+    ExecStatus {
+        pid: i64,
+    },
+    /// A slice of the output of the process whose finished status the last
+    /// `ExecStatus` returned.
+    ExecOutput {
+        pid: i64,
+        stream: ExecStream,
+        offset: u64,
+    },
 }
 
 impl HelperRequest {
@@ -22,6 +36,10 @@ impl HelperRequest {
         match self {
             HelperRequest::GetTime => "guest-get-time",
             HelperRequest::FsfreezeStatus => "guest-fsfreeze-status",
+            HelperRequest::ExecStage(_) | HelperRequest::Exec(_) => "guest-exec",
+            HelperRequest::ExecStatus { .. } | HelperRequest::ExecOutput { .. } => {
+                "guest-exec-status"
+            }
         }
     }
 }
@@ -32,6 +50,62 @@ pub enum HelperReply {
     /// Nanoseconds since the epoch.
     Time(i64),
     FsfreezeStatus(GuestFsfreezeStatus),
+    ExecStaged,
+    ExecStarted {
+        pid: i64,
+    },
+    ExecStatus(ExecState),
+    ExecOutput(Vec<u8>),
+}
+
+/// A piece of a guest-exec request: strings are appended to the argument
+/// list and the environment, bytes to the input, in order.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecStage {
+    pub args: Vec<String>,
+    pub env: Vec<String>,
+    pub input: Vec<u8>,
+}
+
+/// Starts the program with what was staged. The counts must match the
+/// staged pieces, so a request can never pick up another one's leftovers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecStart {
+    pub path: String,
+    pub capture: GuestExecCaptureOutputMode,
+    pub args: u32,
+    pub env: u32,
+    /// Input length; `None` gives the program /dev/null as stdin.
+    pub input: Option<u64>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ExecStream {
+    Out,
+    Err,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ExecExit {
+    Code(i32),
+    Signal(i32),
+}
+
+/// One captured stream of a finished process.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CapturedOutput {
+    pub len: u64,
+    pub truncated: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecState {
+    /// True once the process ended and its captured output is complete.
+    pub exited: bool,
+    pub exit: Option<ExecExit>,
+    /// Present for each captured stream of an exited process.
+    pub out: Option<CapturedOutput>,
+    pub err: Option<CapturedOutput>,
 }
 
 /// Front to helper.

@@ -45,3 +45,42 @@ pub const FRONT_STABLE_AFTER_MS: u64 = 10_000;
 /// host is gone before reading again (qemu-ga waits the same way instead of
 /// spinning on POLLHUP).
 pub const CHANNEL_HANGUP_RETRY_MS: u64 = 100;
+
+/// Most bytes kept of one guest-exec child's stdout, and of its stderr
+/// (qemu-ga: 16 MiB, `GUEST_EXEC_MAX_OUTPUT`). More is read and dropped, and
+/// the status says `out-truncated`/`err-truncated`.
+pub const MAX_EXEC_OUTPUT_BYTES: usize = 16 << 20;
+
+/// Most guest-exec children the helper keeps track of, running or finished
+/// and not yet collected by guest-exec-status (qemu-ga has no bound).
+pub const MAX_EXEC_PROCESSES: usize = 32;
+
+/// Most bytes the helper holds for all guest-exec children together:
+/// captured output not yet collected plus input not yet written (qemu-ga
+/// has no bound). Output past it is dropped and marked truncated; a
+/// guest-exec whose input does not fit is refused.
+pub const MAX_EXEC_BUFFERED_BYTES: usize = 256 << 20;
+
+/// Largest decoded `input-data` of one guest-exec: what a request of
+/// `MAX_REQUEST_BYTES` can carry in base64.
+pub const MAX_EXEC_INPUT_BYTES: usize = 48 << 20;
+
+/// Longest single argument or environment entry, with its terminating NUL
+/// (Linux's `MAX_ARG_STRLEN`); longer ones fail with E2BIG as on qemu-ga.
+pub const MAX_EXEC_STRING_BYTES: usize = 128 << 10;
+
+/// Most bytes of arguments and environment of one guest-exec, counting each
+/// string's NUL and pointer. Above Linux's own ceiling (6 MiB), so a host
+/// sees the kernel's E2BIG before it ever meets this bound.
+pub const MAX_EXEC_ARGV_BYTES: usize = 8 << 20;
+
+/// Longest program path, with its NUL (Linux's `PATH_MAX`).
+pub const MAX_EXEC_PATH_BYTES: usize = 4096;
+
+/// Largest slice of guest-exec arguments, input or output carried in one
+/// internal message.
+pub const EXEC_CHUNK_BYTES: usize = 128 << 10;
+
+/// How long the helper waits before trying a missing or failed channel
+/// path again with `-r/--retry-path` (qemu-ga: 5 s, `QGA_RETRY_INTERVAL`).
+pub const CHANNEL_RETRY_INTERVAL_MS: u64 = 5_000;

@@ -361,3 +361,109 @@ pub struct GuestMemoryBlockResponse {
 pub struct GuestMemoryBlockInfo {
     pub size: u64,
 }
+
+// ---- exec -------------------------------------------------------------------
+
+/// What guest-exec captures (qemu-ga 8.0's `GuestExecCaptureOutputMode`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GuestExecCaptureOutputMode {
+    None,
+    Stdout,
+    Stderr,
+    /// Both, as `out-data` and `err-data`.
+    Separated,
+    /// Both, interleaved into `out-data`.
+    Merged,
+}
+
+impl GuestExecCaptureOutputMode {
+    pub const NAMES: &'static [&'static str] = &["none", "stdout", "stderr", "separated", "merged"];
+}
+
+/// `capture-output`: qemu-ga 7.2's boolean, or a mode name as qemu-ga 8.0
+/// and later accept (`true` is `separated`, `false` is `none`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GuestExecCaptureOutput {
+    Flag(bool),
+    Mode(GuestExecCaptureOutputMode),
+}
+
+impl GuestExecCaptureOutput {
+    pub fn mode(self) -> GuestExecCaptureOutputMode {
+        match self {
+            GuestExecCaptureOutput::Flag(true) => GuestExecCaptureOutputMode::Separated,
+            GuestExecCaptureOutput::Flag(false) => GuestExecCaptureOutputMode::None,
+            GuestExecCaptureOutput::Mode(m) => m,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for GuestExecCaptureOutput {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct CaptureVisitor;
+        impl serde::de::Visitor<'_> for CaptureVisitor {
+            type Value = GuestExecCaptureOutput;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                // qemu-ga names the alternate type in its error.
+                f.write_str("GuestExecCaptureOutput")
+            }
+            fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Self::Value, E> {
+                Ok(GuestExecCaptureOutput::Flag(v))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                use GuestExecCaptureOutputMode::*;
+                let mode = match v {
+                    "none" => None,
+                    "stdout" => Stdout,
+                    "stderr" => Stderr,
+                    "separated" => Separated,
+                    "merged" => Merged,
+                    _ => return Err(E::unknown_variant(v, GuestExecCaptureOutputMode::NAMES)),
+                };
+                Ok(GuestExecCaptureOutput::Mode(mode))
+            }
+        }
+        d.deserialize_any(CaptureVisitor)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExecArgs {
+    pub path: String,
+    pub arg: Option<Vec<String>>,
+    pub env: Option<Vec<String>>,
+    #[serde(rename = "input-data")]
+    pub input_data: Option<String>,
+    #[serde(rename = "capture-output")]
+    pub capture_output: Option<GuestExecCaptureOutput>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct GuestExec {
+    pub pid: i64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExecStatusArgs {
+    pub pid: i64,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct GuestExecStatus {
+    pub exited: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exitcode: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signal: Option<i64>,
+    #[serde(rename = "out-data", skip_serializing_if = "Option::is_none")]
+    pub out_data: Option<String>,
+    #[serde(rename = "err-data", skip_serializing_if = "Option::is_none")]
+    pub err_data: Option<String>,
+    #[serde(rename = "out-truncated", skip_serializing_if = "Option::is_none")]
+    pub out_truncated: Option<bool>,
+    #[serde(rename = "err-truncated", skip_serializing_if = "Option::is_none")]
+    pub err_truncated: Option<bool>,
+}

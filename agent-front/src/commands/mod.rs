@@ -2,6 +2,7 @@
 //! commands are answered here; the others decode their arguments, become one
 //! typed helper request, and turn the helper's reply into qemu-ga's result.
 
+mod exec;
 mod fsfreeze;
 mod protocol_cmds;
 mod time;
@@ -26,6 +27,8 @@ pub async fn run(name: &str, arguments: Arguments<'_>, link: &mut HelperLink) ->
         "guest-info" => protocol_cmds::info(arguments, link),
         "guest-get-time" => time::get_time(arguments, link).await,
         "guest-fsfreeze-status" => fsfreeze::status(arguments, link).await,
+        "guest-exec" => exec::exec(arguments, link).await,
+        "guest-exec-status" => exec::status(arguments, link).await,
         // The gate only lets available commands through, and every
         // available command has an arm above.
         other => Err(CallError::Request(QgaError::internal(&format!(

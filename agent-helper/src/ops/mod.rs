@@ -1,4 +1,5 @@
 //! The privileged operations, one module per area. Each takes typed,
 //! already-validated values and returns a typed reply or a qemu-ga error.
 
+pub mod exec;
 pub mod time;
