@@ -13,7 +13,7 @@ mod seccomp_rules;
 mod serve;
 
 use sandbox::Enforcement;
-use serve::ChannelKind;
+use serve::{ChannelKind, Stopped};
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 use std::process::ExitCode;
 
@@ -27,7 +27,7 @@ struct Options {
     probe_forbidden_syscall: bool,
 }
 
-const USAGE: &str = "usage: agent-front --channel-fd N --channel listener|port --link-fd N \
+const USAGE: &str = "usage: agent-front --channel-fd N --channel listener|port|serial --link-fd N \
 [--verbose] [--seccomp kill|log] [--probe-forbidden-syscall]\n(agent-front is started by agent-helper)";
 
 fn parse_options() -> Result<Options, String> {
@@ -47,6 +47,7 @@ fn parse_options() -> Result<Options, String> {
                 channel_kind = Some(match value()?.as_str() {
                     "listener" => ChannelKind::Listener,
                     "port" => ChannelKind::Port,
+                    "serial" => ChannelKind::Serial,
                     other => return Err(format!("unknown channel kind '{other}'")),
                 })
             }
@@ -107,7 +108,14 @@ fn main() -> ExitCode {
         })
         .init();
     match run(options) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(Stopped::LinkLost(e)) => {
+            tracing::error!("front exiting: helper link lost: {e}");
+            ExitCode::from(1)
+        }
+        Ok(Stopped::ChannelFailed(e)) => {
+            tracing::error!("front exiting: channel failed: {e}");
+            ExitCode::from(protocol::internal::FRONT_EXIT_CHANNEL_FAILED)
+        }
         Err(e) => {
             tracing::error!("front exiting: {e}");
             ExitCode::from(1)
@@ -115,7 +123,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(options: Options) -> Result<(), String> {
+fn run(options: Options) -> Result<Stopped, String> {
     let channel = inherited(options.channel_fd)?;
     let link_fd = inherited(options.link_fd)?;
     fdio::set_nonblocking(&channel).map_err(|e| e.to_string())?;
@@ -136,7 +144,6 @@ fn run(options: Options) -> Result<(), String> {
             .await
             .map_err(|e| format!("helper link: {e}"))?;
         tracing::info!(channel = ?options.channel_kind, "front ready");
-        let e = serve::serve(options.channel_kind, channel, &mut link).await;
-        Err(format!("helper link lost: {e}"))
+        Ok(serve::serve(options.channel_kind, channel, &mut link).await)
     })
 }

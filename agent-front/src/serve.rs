@@ -1,5 +1,5 @@
 //! The host side: one client at a time on a listening socket, or the
-//! virtio-serial port itself. Requests are answered in order; state updates
+//! virtio-serial port or serial line itself. Requests are answered in order; state updates
 //! from the helper are applied whenever they arrive.
 
 use crate::dispatch::{self, Outcome};
@@ -19,16 +19,29 @@ pub enum ChannelKind {
     /// A character device (virtio-serial): one endless stream; a host that
     /// goes away shows up as end-of-file until it comes back.
     Port,
+    /// A serial line (isa-serial): one stream; end-of-file (a hang-up) or
+    /// an error means the line is gone, and the helper decides whether to
+    /// open it again.
+    Serial,
+}
+
+/// Why serving stopped.
+pub enum Stopped {
+    /// The helper link failed: a fresh front is needed.
+    LinkLost(io::Error),
+    /// The channel itself failed; the front exits with
+    /// `FRONT_EXIT_CHANNEL_FAILED` so the helper can reopen it.
+    ChannelFailed(io::Error),
 }
 
 const READ_CHUNK: usize = 64 << 10;
 
-/// Serves until the helper link fails; the error says why. The channel is
+/// Serves until the helper link or the channel fails. The channel is
 /// already non-blocking.
-pub async fn serve(kind: ChannelKind, channel: OwnedFd, link: &mut HelperLink) -> io::Error {
+pub async fn serve(kind: ChannelKind, channel: OwnedFd, link: &mut HelperLink) -> Stopped {
     let channel = match fdio::register(channel) {
         Ok(c) => c,
-        Err(e) => return e,
+        Err(e) => return Stopped::ChannelFailed(e),
     };
     let mut streamer = Streamer::new();
     match kind {
@@ -37,7 +50,7 @@ pub async fn serve(kind: ChannelKind, channel: OwnedFd, link: &mut HelperLink) -
                 c = fdio::accept(&channel) => c,
                 m = link.recv() => match m {
                     Ok(m) => { link.apply(m); continue; }
-                    Err(e) => return e,
+                    Err(e) => return Stopped::LinkLost(e),
                 },
             };
             let client = match client.and_then(fdio::register) {
@@ -51,20 +64,24 @@ pub async fn serve(kind: ChannelKind, channel: OwnedFd, link: &mut HelperLink) -
             // A new client never inherits half a request from the last one.
             streamer.reset();
             match converse(&client, ChannelKind::Listener, &mut streamer, link).await {
-                Ended::HostGone => tracing::debug!("host disconnected"),
-                Ended::LinkLost(e) => return e,
+                Ended::HostGone | Ended::ChannelFailed(_) => tracing::debug!("host disconnected"),
+                Ended::LinkLost(e) => return Stopped::LinkLost(e),
             }
         },
-        ChannelKind::Port => match converse(&channel, kind, &mut streamer, link).await {
-            Ended::LinkLost(e) => e,
-            Ended::HostGone => io::Error::other("virtio-serial port failed"),
-        },
+        ChannelKind::Port | ChannelKind::Serial => {
+            match converse(&channel, kind, &mut streamer, link).await {
+                Ended::LinkLost(e) => Stopped::LinkLost(e),
+                Ended::ChannelFailed(e) => Stopped::ChannelFailed(e),
+                Ended::HostGone => Stopped::ChannelFailed(io::Error::other("channel closed")),
+            }
+        }
     }
 }
 
 enum Ended {
     HostGone,
     LinkLost(io::Error),
+    ChannelFailed(io::Error),
 }
 
 async fn converse(
@@ -101,14 +118,13 @@ async fn converse(
                 hung_up = true;
                 continue;
             }
+            Ok(0) if kind == ChannelKind::Serial => {
+                return Ended::ChannelFailed(io::Error::other("serial line hung up"))
+            }
             Ok(0) => return Ended::HostGone,
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) if kind == ChannelKind::Port => {
-                tracing::debug!(error = %e, "port read failed; retrying");
-                hung_up = true;
-                continue;
-            }
+            Err(e) if kind != ChannelKind::Listener => return Ended::ChannelFailed(e),
             Err(e) => {
                 tracing::debug!(error = %e, "client read failed");
                 return Ended::HostGone;
@@ -123,8 +139,10 @@ async fn converse(
                 Outcome::Reply(bytes) => {
                     if let Err(e) = fdio::write_all(conn, &bytes).await {
                         tracing::debug!(error = %e, "write to host failed");
-                        if kind == ChannelKind::Listener {
-                            return Ended::HostGone;
+                        match kind {
+                            ChannelKind::Listener => return Ended::HostGone,
+                            ChannelKind::Serial => return Ended::ChannelFailed(e),
+                            ChannelKind::Port => {}
                         }
                     }
                 }

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 pub const DEFAULT_VIRTIO_PATH: &str = "/dev/virtio-ports/org.qemu.guest_agent.0";
+pub const DEFAULT_SERIAL_PATH: &str = "/dev/ttyS0";
 pub const DEFAULT_STATEDIR: &str = "/var/run";
 pub const DEFAULT_PIDFILE: &str = "/var/run/qemu-ga.pid";
 pub const DEFAULT_POLICY: &str = "/etc/qga/policy.toml";
@@ -13,6 +14,8 @@ pub const DEFAULT_FRONT_USER: &str = "nobody";
 pub enum Method {
     VirtioSerial,
     UnixListen,
+    IsaSerial,
+    VsockListen,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,6 +37,10 @@ pub struct RunOptions {
     pub front_path: Option<PathBuf>,
     pub seccomp: SeccompMode,
     pub sandbox_selftest: bool,
+    /// Wait for a missing channel path, and reopen it after an error.
+    pub retry_path: bool,
+    /// Fork into the background once the agent is serving.
+    pub daemonize: bool,
 }
 
 #[derive(Debug)]
@@ -48,9 +55,15 @@ pub const USAGE: &str = "\
 Usage: agent-helper [-m <method> -p <path>] [<options>]
 Privilege-separated QEMU guest agent (qemu-ga compatible).
 
-  -m, --method      transport method: virtio-serial (default) or unix-listen
-  -p, --path        device/socket path (default for virtio-serial:
-                    /dev/virtio-ports/org.qemu.guest_agent.0)
+  -m, --method      transport method: one of unix-listen, virtio-serial,
+                    isa-serial, or vsock-listen (virtio-serial is the default)
+  -p, --path        device/socket path (the default for virtio-serial is
+                    '/dev/virtio-ports/org.qemu.guest_agent.0',
+                    the default for isa-serial is '/dev/ttyS0');
+                    for vsock-listen: CID:PORT
+  -r, --retry-path  attempt re-opening path if it's unavailable or closed
+                    due to an error
+  -d, --daemonize   become a daemon; the pidfile (-f) is locked and names it
   -l, --logfile     set logfile path, logs to stderr by default
   -f, --pidfile     specify pidfile (default is /var/run/qemu-ga.pid)
   -t, --statedir    directory for state information (absolute path,
@@ -72,12 +85,10 @@ Privilege-separated QEMU guest agent (qemu-ga compatible).
 /// Options qemu-ga has that this agent does not offer yet: named so the
 /// error says so instead of "unknown option".
 const NOT_YET: &[(&str, &str)] = &[
-    ("d", "daemonize"),
     ("b", "block-rpcs"),
     ("a", "allow-rpcs"),
     ("F", "fsfreeze-hook"),
     ("D", "dump-conf"),
-    ("r", "retry-path"),
     ("c", "config"),
 ];
 
@@ -91,6 +102,8 @@ const OPTIONS: &[(&str, &str, bool)] = &[
     ("v", "verbose", false),
     ("V", "version", false),
     ("h", "help", false),
+    ("r", "retry-path", false),
+    ("d", "daemonize", false),
     ("", "policy", true),
     ("", "check-policy", true),
     ("", "front-user", true),
@@ -163,6 +176,8 @@ fn build(values: Vec<(&'static str, Option<String>)>) -> Result<Command, String>
     let mut front_path = None;
     let mut seccomp = SeccompMode::Kill;
     let mut sandbox_selftest = false;
+    let mut retry_path = false;
+    let mut daemonize = false;
     for (name, value) in values {
         let value = value.unwrap_or_default();
         match name {
@@ -170,9 +185,8 @@ fn build(values: Vec<(&'static str, Option<String>)>) -> Result<Command, String>
                 method = match value.as_str() {
                     "virtio-serial" => Method::VirtioSerial,
                     "unix-listen" => Method::UnixListen,
-                    "isa-serial" | "vsock-listen" => {
-                        return Err(format!("method '{value}' is not supported by this version"))
-                    }
+                    "isa-serial" => Method::IsaSerial,
+                    "vsock-listen" => Method::VsockListen,
                     _ => return Err(format!("invalid method '{value}'")),
                 }
             }
@@ -200,14 +214,23 @@ fn build(values: Vec<(&'static str, Option<String>)>) -> Result<Command, String>
                 }
             }
             "sandbox-selftest" => sandbox_selftest = true,
+            "retry-path" => retry_path = true,
+            "daemonize" => daemonize = true,
             _ => unreachable!("every option in OPTIONS is handled"),
         }
     }
     let path = match (path, method) {
         (Some(p), _) => p,
         (None, Method::VirtioSerial) => PathBuf::from(DEFAULT_VIRTIO_PATH),
+        (None, Method::IsaSerial) => PathBuf::from(DEFAULT_SERIAL_PATH),
         (None, Method::UnixListen) => return Err("unix-listen needs a socket path (-p)".into()),
+        (None, Method::VsockListen) => {
+            return Err("vsock-listen needs an address (-p CID:PORT)".into())
+        }
     };
+    if method == Method::VsockListen {
+        parse_vsock_address(&path.to_string_lossy())?;
+    }
     Ok(Command::Run(Box::new(RunOptions {
         method,
         path,
@@ -220,7 +243,24 @@ fn build(values: Vec<(&'static str, Option<String>)>) -> Result<Command, String>
         front_path,
         seccomp,
         sandbox_selftest,
+        retry_path,
+        daemonize,
     })))
+}
+
+/// `CID:PORT`, both decimal, as qemu-ga takes them (CID 4294967295 is
+/// VMADDR_CID_ANY).
+pub fn parse_vsock_address(text: &str) -> Result<(u32, u32), String> {
+    let (cid, port) = text
+        .split_once(':')
+        .ok_or_else(|| format!("error parsing vsock address '{text}' (expected CID:PORT)"))?;
+    let number = |what: &str, v: &str| {
+        v.parse::<u32>()
+            .ok()
+            .filter(|_| v.bytes().all(|b| b.is_ascii_digit()))
+            .ok_or_else(|| format!("failed to parse {what} '{v}' in vsock address '{text}'"))
+    };
+    Ok((number("cid", cid)?, number("port", port)?))
 }
 
 #[cfg(test)]
@@ -244,6 +284,17 @@ mod tests {
         assert!(o.verbose);
         let o = run(&[]).unwrap();
         assert_eq!(o.path, PathBuf::from(DEFAULT_VIRTIO_PATH));
+        assert!(!o.retry_path && !o.daemonize);
+        let o = run(&["-m", "isa-serial", "-r", "-d"]).unwrap();
+        assert_eq!(o.method, Method::IsaSerial);
+        assert_eq!(o.path, PathBuf::from(DEFAULT_SERIAL_PATH));
+        assert!(o.retry_path && o.daemonize);
+        let o = run(&["--method=vsock-listen", "-p", "4294967295:4000"]).unwrap();
+        assert_eq!(o.method, Method::VsockListen);
+        assert_eq!(
+            parse_vsock_address(&o.path.to_string_lossy()),
+            Ok((u32::MAX, 4000))
+        );
     }
 
     #[test]
@@ -252,7 +303,19 @@ mod tests {
             (&["--bogus"][..], "unrecognized option '--bogus'"),
             (
                 &["-m", "vsock-listen"][..],
-                "method 'vsock-listen' is not supported by this version",
+                "vsock-listen needs an address (-p CID:PORT)",
+            ),
+            (
+                &["-m", "vsock-listen", "-p", "5000"][..],
+                "error parsing vsock address '5000' (expected CID:PORT)",
+            ),
+            (
+                &["-m", "vsock-listen", "-p", "-1:5000"][..],
+                "failed to parse cid '-1' in vsock address '-1:5000'",
+            ),
+            (
+                &["-m", "vsock-listen", "-p", "3:x"][..],
+                "failed to parse port 'x' in vsock address '3:x'",
             ),
             (
                 &["-m", "carrier-pigeon"][..],
@@ -264,8 +327,8 @@ mod tests {
                 "statedir 'rel' must be an absolute path",
             ),
             (
-                &["-d"][..],
-                "option -d/--daemonize is not supported by this version",
+                &["-F"][..],
+                "option -F/--fsfreeze-hook is not supported by this version",
             ),
             (
                 &["-m", "unix-listen"][..],

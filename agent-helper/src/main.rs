@@ -6,6 +6,7 @@
 mod channel;
 mod check_policy;
 mod cli;
+mod daemon;
 mod dispatch;
 mod launch;
 mod ops;
@@ -58,8 +59,27 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(options: RunOptions) -> Result<(), String> {
-    let log = init_logging(&options)?;
+fn run(mut options: RunOptions) -> Result<(), String> {
+    if options.daemonize {
+        // The daemon works from /: paths it uses later must not depend on
+        // where it was started.
+        let absolute = |p: &std::path::Path| std::path::absolute(p).map_err(|e| e.to_string());
+        options.pidfile = absolute(&options.pidfile)?;
+        options.policy = absolute(&options.policy)?;
+        if options.method != Method::VsockListen {
+            options.path = absolute(&options.path)?;
+        }
+    }
+    let mut log = init_logging(&options)?;
+    if options.daemonize && log.is_none() {
+        // A daemon's fronts must not hold on to the terminal either.
+        let null = std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_CLOEXEC)
+            .open("/dev/null")
+            .map_err(|e| format!("/dev/null: {e}"))?;
+        log = Some(OwnedFd::from(null));
+    }
     let policy = Policy::load(&options.policy)
         .map_err(|e| format!("refusing to start with an invalid policy:\n{e}"))?;
     let statedir = state::StateDir::open(&options.statedir).map_err(|e| e.to_string())?;
@@ -81,17 +101,26 @@ fn run(options: RunOptions) -> Result<(), String> {
         executable: open_above(&front_path, libc::O_PATH)?,
         uid: user.uid,
         gid: user.gid,
-        channel_kind: match options.method {
-            Method::VirtioSerial => "port",
-            Method::UnixListen => "listener",
-        },
+        channel_kind: channel::front_kind(options.method),
         verbose: options.verbose,
         seccomp: options.seccomp,
         sandbox_selftest: options.sandbox_selftest,
         dev_null: open_above(std::path::Path::new("/dev/null"), libc::O_RDWR)?,
     };
+    let readiness = if options.daemonize {
+        Some(daemon::daemonize()?)
+    } else {
+        None
+    };
     let _pidfile = pidfile::PidFile::create(&options.pidfile).map_err(|e| e.to_string())?;
-    let channel = channel::open(options.method, &options.path).map_err(|e| e.to_string())?;
+    let channel = match channel::open(options.method, &options.path) {
+        Ok(fd) => Some(fd),
+        Err(e) if options.retry_path => {
+            tracing::warn!(error = %e, "channel unavailable; waiting for it (-r)");
+            None
+        }
+        Err(e) => return Err(e.to_string()),
+    };
 
     privileges::drop_unneeded().map_err(|e| format!("dropping capabilities: {e}"))?;
 
@@ -114,11 +143,27 @@ fn run(options: RunOptions) -> Result<(), String> {
         frozen,
         exec: ops::exec::ExecTable::default(),
     };
-    let mut supervisor =
-        supervisor::Supervisor::new(launcher, channel, log, signals, options.policy.clone(), ctx);
-    supervisor
-        .start_front()
-        .map_err(|e| format!("cannot start agent-front: {e}"))?;
+    let source = supervisor::ChannelSource {
+        method: options.method,
+        path: options.path.clone(),
+        retry: options.retry_path,
+    };
+    let mut supervisor = supervisor::Supervisor::new(
+        launcher,
+        source,
+        channel,
+        log,
+        signals,
+        options.policy.clone(),
+        ctx,
+    );
+    if supervisor.has_channel() {
+        supervisor
+            .start_front()
+            .map_err(|e| format!("cannot start agent-front: {e}"))?;
+    } else {
+        supervisor.schedule_reopen();
+    }
     sandbox::install_helper_filter(options.seccomp).map_err(|e| format!("seccomp: {e}"))?;
     tracing::info!(
         method = ?options.method,
@@ -127,6 +172,9 @@ fn run(options: RunOptions) -> Result<(), String> {
         frozen,
         "agent ready"
     );
+    if let Some(readiness) = readiness {
+        readiness.done();
+    }
     let supervisor::Exit::Signal(signal) = supervisor.run();
     tracing::info!(%signal, "agent stopping");
     if options.method == Method::UnixListen {

@@ -337,6 +337,27 @@ const HELPER_SYSCALLS: &[Row] = &[
         When::Always,
         "a forked child's libc set-up",
     ),
+    // -r/--retry-path: opening the channel again after start-up
+    (
+        libc::SYS_socket,
+        When::ArgEquals(0, libc::AF_UNIX as u64),
+        "-r: create the unix-listen socket again",
+    ),
+    (
+        libc::SYS_socket,
+        When::ArgEquals(0, libc::AF_VSOCK as u64),
+        "-r: create the vsock-listen socket again",
+    ),
+    (
+        libc::SYS_bind,
+        When::Always,
+        "-r: bind the listening channel socket (only unix and vsock sockets can exist)",
+    ),
+    (
+        libc::SYS_listen,
+        When::Always,
+        "-r: listen on the channel socket",
+    ),
     // guest-exec: the helper's side, then the child's until exec
     (
         libc::SYS_pipe2,

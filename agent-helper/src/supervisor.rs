@@ -1,6 +1,8 @@
 //! The helper's event loop: requests from the front, signals (a dead front,
 //! SIGHUP reloads, SIGTERM), and restarting a dead front with back-off.
 
+use crate::channel;
+use crate::cli::Method;
 use crate::dispatch::{self, Context};
 use crate::launch::{FrontLauncher, RunningFront};
 use nix::poll::{PollFd, PollFlags, PollTimeout};
@@ -10,17 +12,26 @@ use nix::sys::wait::{WaitPidFlag, WaitStatus};
 use policy::Policy;
 use protocol::internal::{self, AgentState, FromHelper, ToHelper};
 use protocol::limits::{
-    FRONT_RESTART_MAX_DELAY_MS, FRONT_RESTART_MIN_DELAY_MS, FRONT_STABLE_AFTER_MS,
-    MAX_MESSAGE_BYTES,
+    CHANNEL_RETRY_INTERVAL_MS, FRONT_RESTART_MAX_DELAY_MS, FRONT_RESTART_MIN_DELAY_MS,
+    FRONT_STABLE_AFTER_MS, MAX_MESSAGE_BYTES,
 };
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+/// Where the channel comes from, to open it again with `-r`.
+pub struct ChannelSource {
+    pub method: Method,
+    pub path: PathBuf,
+    pub retry: bool,
+}
+
 pub struct Supervisor {
     pub launcher: FrontLauncher,
-    pub channel: OwnedFd,
+    pub source: ChannelSource,
+    /// None while waiting for the channel path (`-r`).
+    pub channel: Option<OwnedFd>,
     /// The log file, handed to each front as its stderr.
     pub log: Option<OwnedFd>,
     pub signals: SignalFd,
@@ -28,6 +39,7 @@ pub struct Supervisor {
     pub ctx: Context,
     front: Option<Front>,
     restart_at: Option<Instant>,
+    reopen_at: Option<Instant>,
     restart_delay: Duration,
     bad_messages: RateLimitedLog,
     buf: Vec<u8>,
@@ -48,7 +60,8 @@ pub enum Exit {
 impl Supervisor {
     pub fn new(
         launcher: FrontLauncher,
-        channel: OwnedFd,
+        source: ChannelSource,
+        channel: Option<OwnedFd>,
         log: Option<OwnedFd>,
         signals: SignalFd,
         policy_path: PathBuf,
@@ -56,6 +69,7 @@ impl Supervisor {
     ) -> Self {
         Supervisor {
             launcher,
+            source,
             channel,
             log,
             signals,
@@ -63,16 +77,48 @@ impl Supervisor {
             ctx,
             front: None,
             restart_at: None,
+            reopen_at: None,
             restart_delay: Duration::from_millis(FRONT_RESTART_MIN_DELAY_MS),
             bad_messages: RateLimitedLog::default(),
             buf: vec![0; MAX_MESSAGE_BYTES + 1],
         }
     }
 
+    pub fn has_channel(&self) -> bool {
+        self.channel.is_some()
+    }
+
+    /// Tries the channel path again after qemu-ga's retry interval.
+    pub fn schedule_reopen(&mut self) {
+        self.reopen_at = Some(Instant::now() + Duration::from_millis(CHANNEL_RETRY_INTERVAL_MS));
+    }
+
+    fn reopen_channel(&mut self) {
+        self.reopen_at = None;
+        match channel::open(self.source.method, &self.source.path) {
+            Ok(fd) => {
+                tracing::info!(path = %self.source.path.display(), "channel open");
+                self.channel = Some(fd);
+                if let Err(e) = self.start_front() {
+                    tracing::error!(error = %e, "cannot start front");
+                    self.schedule_restart(false);
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "channel unavailable; waiting for it (-r)");
+                self.schedule_reopen();
+            }
+        }
+    }
+
     pub fn start_front(&mut self) -> io::Result<()> {
+        let channel = self
+            .channel
+            .as_ref()
+            .ok_or_else(|| io::Error::other("no channel"))?;
         let running = self
             .launcher
-            .spawn(self.channel.as_fd(), self.log.as_ref().map(|l| l.as_fd()))?;
+            .spawn(channel.as_fd(), self.log.as_ref().map(|l| l.as_fd()))?;
         tracing::info!(pid = running.pid.as_raw(), "front started");
         self.front = Some(Front {
             running,
@@ -87,7 +133,7 @@ impl Supervisor {
 
     pub fn run(&mut self) -> Exit {
         loop {
-            let timeout = match self.restart_at {
+            let timeout = match self.restart_at.into_iter().chain(self.reopen_at).min() {
                 Some(at) => {
                     let ms = at.saturating_duration_since(Instant::now()).as_millis();
                     PollTimeout::try_from(ms.min(60_000) as i32).unwrap_or(PollTimeout::ZERO)
@@ -143,8 +189,15 @@ impl Supervisor {
             if link_ready {
                 self.on_link();
             }
+            if self.reopen_at.is_some_and(|at| Instant::now() >= at) {
+                self.reopen_channel();
+            }
             if self.restart_at.is_some_and(|at| Instant::now() >= at) {
                 self.restart_at = None;
+                if self.channel.is_none() {
+                    // The front starts once the channel is open again.
+                    continue;
+                }
                 if let Err(e) = self.start_front() {
                     tracing::error!(error = %e, "cannot start front");
                     self.schedule_restart(false);
@@ -191,6 +244,16 @@ impl Supervisor {
                         f.started.elapsed() >= Duration::from_millis(FRONT_STABLE_AFTER_MS)
                     });
                     tracing::warn!(pid = pid.as_raw(), reason = %describe_exit(&status), "front exited");
+                    let channel_failed = matches!(status, WaitStatus::Exited(_, code)
+                        if code == i32::from(internal::FRONT_EXIT_CHANNEL_FAILED));
+                    if channel_failed && self.source.retry {
+                        // As qemu-ga with -r: close the channel, wait, and
+                        // open the path again.
+                        tracing::warn!(path = %self.source.path.display(), "channel failed; reopening it (-r)");
+                        self.channel = None;
+                        self.schedule_reopen();
+                        continue;
+                    }
                     self.schedule_restart(ran_long);
                 }
             }

@@ -108,6 +108,11 @@ pub struct ExecState {
     pub err: Option<CapturedOutput>,
 }
 
+/// The front's exit status when the host channel itself failed (a serial
+/// line hung up, a device error): with `-r` the helper opens the channel
+/// again before starting the next front.
+pub const FRONT_EXIT_CHANNEL_FAILED: u8 = 75;
+
 /// Front to helper.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ToHelper {

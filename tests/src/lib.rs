@@ -288,6 +288,17 @@ impl Client {
         self.recv_json()
     }
 
+    /// A client on an already connected stream socket (vsock, say).
+    pub fn from_stream(stream: UnixStream) -> Client {
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        Client {
+            stream,
+            pending: Vec::new(),
+        }
+    }
+
     pub fn into_stream(self) -> UnixStream {
         self.stream
     }
@@ -302,4 +313,62 @@ pub fn error_of(reply: &Value) -> (String, String) {
         e["class"].as_str().unwrap_or_default().to_string(),
         e["desc"].as_str().unwrap_or_default().to_string(),
     )
+}
+
+impl Agent {
+    /// Starts the agent on another channel: `channel_args` are its `-m`/`-p`
+    /// options (and `-r`), `extra_args` anything else. Returns once the log
+    /// says the agent is ready; `socket` is then meaningless unless the
+    /// channel is a unix socket at that path.
+    pub fn start_on(policy: &str, channel_args: &[&str], extra_args: &[&str]) -> Agent {
+        require_root();
+        let dir = TempDir::new("agent");
+        let policy_path = dir.0.join("policy.toml");
+        let log = dir.0.join("agent.log");
+        std::fs::write(&policy_path, policy).expect("write policy");
+        let child = Command::new(bin_dir().join("agent-helper"))
+            .args(channel_args)
+            .arg("-t")
+            .arg(&dir.0)
+            .arg("-f")
+            .arg(dir.0.join("agent.pid"))
+            .arg("-l")
+            .arg(&log)
+            .arg("--policy")
+            .arg(&policy_path)
+            .arg("-v")
+            .args(extra_args)
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("start agent-helper");
+        let mut agent = Agent {
+            socket: dir.0.join("qga.sock"),
+            dir,
+            policy: policy_path,
+            log,
+            child,
+        };
+        agent.wait_log("agent ready", Duration::from_secs(10));
+        agent
+    }
+
+    /// Waits until the log contains `text`; panics with the log otherwise.
+    pub fn wait_log(&mut self, text: &str, wait: Duration) {
+        let deadline = Instant::now() + wait;
+        while Instant::now() < deadline {
+            if self.log_text().contains(text) {
+                return;
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("agent-helper exited early: {status}\n{}", self.log_text());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("no '{text}' in the log\n{}", self.log_text());
+    }
+
+    /// How often `text` appears in the log.
+    pub fn log_count(&self, text: &str) -> usize {
+        self.log_text().matches(text).count()
+    }
 }
