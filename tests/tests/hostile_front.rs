@@ -188,3 +188,36 @@ fn helper_drops_truncated_oversized_and_garbage_messages_and_keeps_serving() {
     assert!(dropped >= 5, "bad messages are logged:\n{log}");
     assert!(dropped < 40, "but rate-limited ({dropped} lines)");
 }
+
+#[test]
+fn exec_pieces_are_policy_checked_like_the_commands_they_belong_to() {
+    let agent = start();
+    let (mut relay, _) = Relay::connect(&agent);
+    let requests = [
+        (
+            HelperRequest::ExecStage(protocol::internal::ExecStage {
+                input: vec![0; 1000],
+                ..Default::default()
+            }),
+            "guest-exec",
+        ),
+        (
+            HelperRequest::ExecOutput {
+                pid: 1,
+                stream: protocol::internal::ExecStream::Out,
+                offset: 0,
+            },
+            "guest-exec-status",
+        ),
+    ];
+    for (seq, (request, command)) in requests.into_iter().enumerate() {
+        match relay.call(seq as u32, request) {
+            FromHelper::Reply { result: Err(e), .. } => {
+                assert_eq!(e.class, ErrorClass::CommandNotFound);
+                assert_eq!(e.desc, format!("Command {command} has been disabled"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_status_works(&mut relay, 50);
+}

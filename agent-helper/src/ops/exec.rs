@@ -615,6 +615,85 @@ mod tests {
         assert_eq!(c_string("a\0b").as_bytes(), b"a");
     }
 
+    fn allow_exec() -> Policy {
+        Policy::parse(
+            "default = \"deny\"\n[allow]\ncommands = [\"guest-exec\"]\n",
+            "t",
+        )
+        .unwrap()
+    }
+
+    fn start_true(args: u32, input: Option<u64>) -> ExecStart {
+        ExecStart {
+            path: "/bin/true".into(),
+            capture: Capture::None,
+            args,
+            env: 0,
+            input,
+        }
+    }
+
+    #[test]
+    fn staged_input_is_bounded_and_dropped_on_refusal() {
+        let mut table = ExecTable::default();
+        let big = ExecStage {
+            input: vec![0; MAX_EXEC_INPUT_BYTES + 1],
+            ..Default::default()
+        };
+        let e = table.stage(big).unwrap_err();
+        assert!(e.desc.starts_with("guest-exec refused: "), "{}", e.desc);
+        assert_eq!(table.buffered(), 0);
+    }
+
+    #[test]
+    fn start_needs_exactly_what_was_staged() {
+        let mut table = ExecTable::default();
+        let policy = allow_exec();
+        table
+            .stage(ExecStage {
+                args: vec!["a".into()],
+                ..Default::default()
+            })
+            .unwrap();
+        let e = table.start(start_true(2, None), &policy).unwrap_err();
+        assert!(e.desc.contains("pieces do not match"), "{}", e.desc);
+        // The leftovers are gone: a request without pieces now works.
+        let pid = table.start(start_true(0, None), &policy).unwrap();
+        assert!(pid > 0);
+        let _ = nix::sys::wait::waitpid(Pid::from_raw(pid as i32), None);
+    }
+
+    #[test]
+    fn arguments_past_any_kernel_limit_fail_like_the_kernel() {
+        let mut table = ExecTable::default();
+        let huge = "x".repeat(100_000);
+        let mut sent = 0;
+        while sent <= MAX_EXEC_ARGV_BYTES {
+            table
+                .stage(ExecStage {
+                    args: vec![huge.clone()],
+                    ..Default::default()
+                })
+                .unwrap();
+            sent += huge.len();
+        }
+        let e = table
+            .start(start_true(u32::MAX, None), &allow_exec())
+            .unwrap_err();
+        assert!(e.desc.ends_with("(Argument list too long)'"), "{}", e.desc);
+        assert!(table.staged.args.is_empty());
+    }
+
+    #[test]
+    fn unknown_pids_and_uncollected_output_are_refused() {
+        let mut table = ExecTable::default();
+        assert_eq!(table.status(1).unwrap_err().desc, "Invalid parameter 'pid'");
+        assert_eq!(
+            table.output(1, ExecStream::Out, 0).unwrap_err().desc,
+            "Invalid parameter 'pid'"
+        );
+    }
+
     #[test]
     fn only_absolute_programs_of_an_allowed_command() {
         let allow = Policy::parse(
