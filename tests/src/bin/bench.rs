@@ -108,6 +108,22 @@ impl Agent {
             .sum()
     }
 
+    /// Proportional set size summed over the processes: shared library
+    /// pages are counted once across them, not once per process as with RSS.
+    fn pss_kib(&self) -> u64 {
+        self.pids()
+            .iter()
+            .map(|p| {
+                std::fs::read_to_string(format!("/proc/{p}/smaps_rollup"))
+                    .unwrap_or_default()
+                    .lines()
+                    .find_map(|l| l.strip_prefix("Pss:"))
+                    .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse::<u64>().ok())
+                    .unwrap_or(0)
+            })
+            .sum()
+    }
+
     fn cpu_seconds(&self) -> f64 {
         let tick = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
         self.pids()
@@ -273,6 +289,11 @@ fn run_once(which: Which, work: &Path, data_file: &Path, data: &[u8], files: boo
         "MiB",
         agent.memory_kib("VmRSS") as f64 / 1024.0,
     ));
+    f.push((
+        "PSS idle (all processes)",
+        "MiB",
+        agent.pss_kib() as f64 / 1024.0,
+    ));
     let cpu0 = agent.cpu_seconds();
     let client0 = client_cpu_seconds();
     let ping = latency(&agent, PING, 5000);
@@ -321,6 +342,7 @@ fn run_once(which: Which, work: &Path, data_file: &Path, data: &[u8], files: boo
         "MiB",
         agent.memory_kib("VmRSS") as f64 / 1024.0,
     ));
+    f.push(("PSS after run", "MiB", agent.pss_kib() as f64 / 1024.0));
     f.push((
         "RSS high-water mark",
         "MiB",
