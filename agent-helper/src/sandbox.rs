@@ -431,6 +431,36 @@ const HELPER_SYSCALLS: &[Row] = &[
         When::Always,
         "chpasswd keeps the times on its shadow- backup",
     ),
+    (
+        libc::SYS_sendmsg,
+        When::Always,
+        "systemctl and shutdown send requests to systemd",
+    ),
+    (
+        libc::SYS_recvmsg,
+        When::Always,
+        "systemctl and shutdown read systemd's answers",
+    ),
+    (
+        libc::SYS_getsockopt,
+        When::Always,
+        "systemctl checks its peer's credentials and buffer sizes",
+    ),
+    (
+        libc::SYS_getsockname,
+        When::Always,
+        "systemctl's bus connection set-up",
+    ),
+    (
+        libc::SYS_faccessat2,
+        When::Always,
+        "systemctl checks for systemd's runtime directories",
+    ),
+    (
+        libc::SYS_getdents64,
+        When::Always,
+        "systemctl status lists unit directories",
+    ),
 ];
 
 /// Only when passwords are changed in another root than `/` (tests): the
@@ -475,4 +505,34 @@ pub fn helper_filter(mode: SeccompMode, password_root: bool) -> Result<BpfProgra
 pub fn install_helper_filter(mode: SeccompMode, password_root: bool) -> Result<(), String> {
     let program = helper_filter(mode, password_root)?;
     seccompiler::apply_filter(&program).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chroot_only_with_a_password_root() {
+        let has = |table: &[Row], nr| table.iter().any(|row| row.0 == nr);
+        for table in [HELPER_SYSCALLS, FRONT_STARTUP_SYSCALLS, FRONT_SYSCALLS] {
+            assert!(!has(table, libc::SYS_chroot));
+        }
+        assert!(has(PASSWORD_ROOT_SYSCALLS, libc::SYS_chroot));
+        for password_root in [false, true] {
+            for mode in [SeccompMode::Kill, SeccompMode::Log] {
+                helper_filter(mode, password_root).unwrap();
+            }
+        }
+    }
+
+    #[test]
+    fn every_row_has_a_reason() {
+        for table in [
+            HELPER_SYSCALLS,
+            PASSWORD_ROOT_SYSCALLS,
+            FRONT_STARTUP_SYSCALLS,
+        ] {
+            assert!(table.iter().all(|row| !row.2.is_empty()));
+        }
+    }
 }
