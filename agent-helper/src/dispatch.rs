@@ -3,6 +3,7 @@
 //! one operation. The front is not trusted: everything is checked here again.
 
 use crate::ops;
+use crate::system::SystemPaths;
 use policy::Policy;
 use protocol::commands::{self, Availability};
 use protocol::error::DisabledReason;
@@ -13,6 +14,8 @@ use protocol::QgaError;
 pub struct Context {
     pub policy: Policy,
     pub frozen: bool,
+    /// Where operations find programs, sysfs and the account files.
+    pub system: SystemPaths,
 }
 
 pub fn handle(request: HelperRequest, ctx: &mut Context) -> Result<HelperReply, QgaError> {
@@ -46,5 +49,17 @@ pub fn handle(request: HelperRequest, ctx: &mut Context) -> Result<HelperReply, 
         } else {
             GuestFsfreezeStatus::Thawed
         })),
+        HelperRequest::SetUserPassword {
+            username,
+            password,
+            crypted,
+        } => ops::password::set_user_password(&ctx.system, &username, &password, crypted)
+            .map(|()| HelperReply::PasswordSet),
+        HelperRequest::Shutdown(mode) => {
+            ops::power::shutdown(&ctx.system, mode).map(|()| HelperReply::PowerActionStarted)
+        }
+        HelperRequest::Suspend(mode) => {
+            ops::power::suspend(&ctx.system, mode).map(|()| HelperReply::PowerActionStarted)
+        }
     }
 }

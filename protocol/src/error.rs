@@ -141,4 +141,75 @@ impl QgaError {
     pub fn unsupported() -> Self {
         Self::generic("this feature or command is not currently supported")
     }
+
+    /// qemu's base64 check failed (a character outside the alphabet).
+    pub fn base64_invalid() -> Self {
+        Self::generic("Base64 data contains invalid characters")
+    }
+
+    /// A qemu-ga command ran a program that was killed by a signal.
+    pub fn child_terminated_abnormally() -> Self {
+        Self::generic("child process has terminated abnormally")
+    }
+
+    /// qemu-ga could not start the program it runs for a command.
+    pub fn child_not_created(os_error: &str) -> Self {
+        Self::generic(format!("failed to create child process: {os_error}"))
+    }
+
+    // ---- guest-set-user-password ----
+
+    pub fn password_forbidden_characters() -> Self {
+        Self::generic("forbidden characters in raw password")
+    }
+
+    pub fn username_forbidden_characters() -> Self {
+        Self::generic("forbidden characters in username")
+    }
+
+    /// No chpasswd program (qemu-ga names the generic tool).
+    pub fn password_program_missing() -> Self {
+        Self::generic("cannot find 'passwd' program in PATH")
+    }
+
+    /// chpasswd failed; qemu-ga says the same for an unknown user.
+    pub fn password_not_set() -> Self {
+        Self::generic("child process has failed to set user password")
+    }
+
+    // ---- guest-shutdown and guest-suspend-* ----
+
+    /// Sic: qemu-ga's text lacks the closing parenthesis.
+    pub fn shutdown_mode_invalid() -> Self {
+        Self::generic("mode is invalid (valid values are: halt|powerdown|reboot")
+    }
+
+    pub fn shutdown_failed() -> Self {
+        Self::generic("child process has failed to shutdown")
+    }
+
+    pub fn suspend_not_supported() -> Self {
+        Self::generic("the requested suspend mode is not supported by the guest")
+    }
+
+    /// Writing the sleep state to sysfs failed.
+    pub fn suspend_failed() -> Self {
+        Self::generic("child process has failed to suspend")
+    }
+
+    /// `program` is how qemu-ga names it: `systemctl suspend`, `pm-suspend`.
+    pub fn suspend_program_missing(program: &str) -> Self {
+        Self::generic(format!("the helper program '{program}' was not found"))
+    }
+
+    pub fn suspend_program_status(program: &str, code: i32) -> Self {
+        Self::generic(format!(
+            "the helper program '{program}' returned an unexpected exit status code ({code})"
+        ))
+    }
+
+    /// A support check could not start its program.
+    pub fn suspend_check_not_started(reason: &str) -> Self {
+        Self::generic(format!("failed to create child process, error '{reason}'"))
+    }
 }

@@ -5,6 +5,8 @@
 
 use crate::error::QgaError;
 use crate::limits::MAX_MESSAGE_BYTES;
+use crate::password::{Password, UserName};
+use crate::power::{ShutdownMode, SuspendMode};
 use crate::qga::GuestFsfreezeStatus;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use std::fmt;
@@ -15,6 +17,14 @@ use std::fmt;
 pub enum HelperRequest {
     GetTime,
     FsfreezeStatus,
+    SetUserPassword {
+        username: UserName,
+        password: Password,
+        /// The password is already hashed (chpasswd -e).
+        crypted: bool,
+    },
+    Shutdown(ShutdownMode),
+    Suspend(SuspendMode),
 }
 
 impl HelperRequest {
@@ -22,6 +32,9 @@ impl HelperRequest {
         match self {
             HelperRequest::GetTime => "guest-get-time",
             HelperRequest::FsfreezeStatus => "guest-fsfreeze-status",
+            HelperRequest::SetUserPassword { .. } => "guest-set-user-password",
+            HelperRequest::Shutdown(_) => "guest-shutdown",
+            HelperRequest::Suspend(mode) => mode.command_name(),
         }
     }
 }
@@ -32,6 +45,10 @@ pub enum HelperReply {
     /// Nanoseconds since the epoch.
     Time(i64),
     FsfreezeStatus(GuestFsfreezeStatus),
+    PasswordSet,
+    /// The shutdown or suspend was started (or, for a suspend, is over):
+    /// the host gets no reply, as from qemu-ga.
+    PowerActionStarted,
 }
 
 /// Front to helper.

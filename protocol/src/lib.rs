@@ -7,6 +7,9 @@ pub mod commands;
 pub mod error;
 pub mod internal;
 pub mod limits;
+pub mod password;
+pub mod power;
+pub mod qbase64;
 pub mod qga;
 
 pub use commands::{CommandSpec, Side, COMMANDS};

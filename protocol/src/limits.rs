@@ -45,3 +45,15 @@ pub const FRONT_STABLE_AFTER_MS: u64 = 10_000;
 /// host is gone before reading again (qemu-ga waits the same way instead of
 /// spinning on POLLHUP).
 pub const CHANNEL_HANGUP_RETRY_MS: u64 = 100;
+
+/// Longest chpasswd may run before it is killed (qemu-ga waits forever).
+pub const PASSWORD_PROGRAM_TIMEOUT_MS: u64 = 30_000;
+
+/// Longest a shutdown program or a suspend support check may run before it
+/// is killed (qemu-ga waits forever; libvirt gives guest-shutdown 60 s).
+pub const POWER_PROGRAM_TIMEOUT_MS: u64 = 60_000;
+
+/// Longest a suspend program (`systemctl suspend`, `pm-suspend`) may run.
+/// The time limit counts monotonic time, which stands still while the guest
+/// sleeps, so a program that returns only after the resume is not cut off.
+pub const SUSPEND_PROGRAM_TIMEOUT_MS: u64 = 300_000;

@@ -16,6 +16,8 @@ use tests::{bin_dir, Agent, AgentOptions};
 const POLICY: &str = "[allow]\ncommands = [\"guest-fsfreeze-status\"]\n";
 
 struct Relay {
+    /// The agent's log file, shown when something goes wrong.
+    log: std::path::PathBuf,
     out: UnixStream,
     lines: std::io::Lines<BufReader<UnixStream>>,
 }
@@ -27,11 +29,16 @@ impl Relay {
             .set_read_timeout(Some(Duration::from_secs(20)))
             .unwrap();
         let mut relay = Relay {
+            log: agent.log.clone(),
             out: stream.try_clone().unwrap(),
             lines: BufReader::new(stream).lines(),
         };
         let first = relay.collect();
         (relay, first)
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     /// Datagrams from the helper until the relay goes idle.
@@ -41,7 +48,7 @@ impl Relay {
             let line = line.expect("relay line");
             match line.as_str() {
                 "idle" => return got,
-                "closed" => panic!("helper closed the link"),
+                "closed" => panic!("helper closed the link; log:\n{}", self.log_text()),
                 l if l.starts_with("send-error") => panic!("{l}"),
                 hex => got.push(unhex(hex)),
             }
@@ -55,10 +62,21 @@ impl Relay {
         self.collect()
     }
 
+    /// Sends one request and waits for the reply with its sequence number.
+    /// Late replies to earlier (mutated but valid) requests are skipped; on
+    /// a loaded machine a reply can take longer than one relay poll.
     fn call(&mut self, seq: u32, request: HelperRequest) -> FromHelper {
-        let replies = self.send(&[encode(&ToHelper { seq, request }).unwrap()]);
-        assert_eq!(replies.len(), 1, "one reply per request");
-        decode(&replies[0]).expect("helper reply decodes")
+        let mut replies = self.send(&[encode(&ToHelper { seq, request }).unwrap()]);
+        for _ in 0..100 {
+            for bytes in replies.drain(..) {
+                let message: FromHelper = decode(&bytes).expect("helper reply decodes");
+                if matches!(message, FromHelper::Reply { seq: got, .. } if got == seq) {
+                    return message;
+                }
+            }
+            replies = self.send(&[]);
+        }
+        panic!("no reply to request {seq}; log:\n{}", self.log_text());
     }
 }
 

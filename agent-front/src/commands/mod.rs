@@ -3,12 +3,15 @@
 //! typed helper request, and turn the helper's reply into qemu-ga's result.
 
 mod fsfreeze;
+mod password;
+mod power;
 mod protocol_cmds;
 mod time;
 
 use crate::args;
 use crate::link::{CallError, HelperLink};
 use protocol::internal::{HelperReply, HelperRequest};
+use protocol::power::SuspendMode;
 use protocol::QgaError;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -26,6 +29,11 @@ pub async fn run(name: &str, arguments: Arguments<'_>, link: &mut HelperLink) ->
         "guest-info" => protocol_cmds::info(arguments, link),
         "guest-get-time" => time::get_time(arguments, link).await,
         "guest-fsfreeze-status" => fsfreeze::status(arguments, link).await,
+        "guest-set-user-password" => password::set_user_password(arguments, link).await,
+        "guest-shutdown" => power::shutdown(arguments, link).await,
+        "guest-suspend-disk" => power::suspend(SuspendMode::Disk, arguments, link).await,
+        "guest-suspend-ram" => power::suspend(SuspendMode::Ram, arguments, link).await,
+        "guest-suspend-hybrid" => power::suspend(SuspendMode::Hybrid, arguments, link).await,
         // The gate only lets available commands through, and every
         // available command has an arm above.
         other => Err(CallError::Request(QgaError::internal(&format!(
