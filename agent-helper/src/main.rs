@@ -10,8 +10,6 @@ mod dispatch;
 mod launch;
 mod ops;
 mod pidfile;
-// Its first users (set-time, passwords, power, the fsfreeze hook) remove this.
-#[allow(dead_code)]
 mod runner;
 mod sandbox;
 mod state;
@@ -106,7 +104,12 @@ fn run(options: RunOptions) -> Result<(), String> {
     let signals = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
         .map_err(|e| format!("signalfd: {e}"))?;
 
-    let ctx = dispatch::Context { policy, frozen };
+    let files = ops::files::FileTable::new(statedir.clone());
+    let ctx = dispatch::Context {
+        policy,
+        frozen,
+        files,
+    };
     let mut supervisor =
         supervisor::Supervisor::new(launcher, channel, log, signals, options.policy.clone(), ctx);
     supervisor

@@ -337,6 +337,62 @@ const HELPER_SYSCALLS: &[Row] = &[
         When::Always,
         "a forked child's libc set-up",
     ),
+    // guest-file-*
+    (
+        libc::SYS_fchmod,
+        When::Always,
+        "guest-file-open gives a new file mode 0666 whatever the umask",
+    ),
+    // guest-set-time, and the programs operations run (which inherit this
+    // filter)
+    (
+        libc::SYS_clock_settime,
+        When::Always,
+        "guest-set-time sets the system clock",
+    ),
+    (libc::SYS_pipe2, When::Always, "capture a program's output"),
+    (
+        libc::SYS_clock_nanosleep,
+        When::Always,
+        "wait for a program that closed its output; hwclock's tick wait",
+    ),
+    (libc::SYS_nanosleep, When::Always, "hwclock's tick wait"),
+    (libc::SYS_dup, When::Always, "hwclock's stdio set-up"),
+    (
+        libc::SYS_fstatfs,
+        When::Always,
+        "hwclock inspects its locale files",
+    ),
+    (
+        libc::SYS_socket,
+        When::ArgEquals(0, libc::AF_NETLINK as u64),
+        "hwclock sends an audit record (netlink only)",
+    ),
+    (
+        libc::SYS_faccessat,
+        When::Always,
+        "guest-set-time checks hwclock is executable",
+    ),
+    (
+        libc::SYS_faccessat2,
+        When::Always,
+        "guest-set-time checks hwclock is executable",
+    ),
+    (
+        libc::SYS_select,
+        When::Always,
+        "hwclock waits for the RTC's update tick",
+    ),
+    (
+        libc::SYS_pselect6,
+        When::Always,
+        "hwclock waits for the RTC's update tick",
+    ),
+    (
+        libc::SYS_settimeofday,
+        When::Always,
+        "hwclock -s sets the system clock from the RTC",
+    ),
 ];
 
 fn build(tables: &[&[Row]], mode: SeccompMode) -> Result<BpfProgram, String> {

@@ -45,3 +45,12 @@ pub const FRONT_STABLE_AFTER_MS: u64 = 10_000;
 /// host is gone before reading again (qemu-ga waits the same way instead of
 /// spinning on POLLHUP).
 pub const CHANNEL_HANGUP_RETRY_MS: u64 = 100;
+
+/// Longest wait for `hwclock` in guest-set-time (qemu-ga waits without
+/// limit). Writing the RTC waits for a second boundary, so a second or two
+/// is normal.
+pub const HWCLOCK_TIMEOUT_MS: u64 = 30_000;
+
+/// Longest path guest-file-open forwards to the helper, in bytes. The
+/// kernel refuses longer ones anyway (PATH_MAX, 4096 with the NUL).
+pub const MAX_PATH_BYTES: usize = 4096;

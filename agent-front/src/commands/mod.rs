@@ -2,6 +2,7 @@
 //! commands are answered here; the others decode their arguments, become one
 //! typed helper request, and turn the helper's reply into qemu-ga's result.
 
+mod files;
 mod fsfreeze;
 mod protocol_cmds;
 mod time;
@@ -26,6 +27,13 @@ pub async fn run(name: &str, arguments: Arguments<'_>, link: &mut HelperLink) ->
         "guest-info" => protocol_cmds::info(arguments, link),
         "guest-get-time" => time::get_time(arguments, link).await,
         "guest-fsfreeze-status" => fsfreeze::status(arguments, link).await,
+        "guest-set-time" => time::set_time(arguments, link).await,
+        "guest-file-open" => files::open(arguments, link).await,
+        "guest-file-close" => files::close(arguments, link).await,
+        "guest-file-read" => files::read(arguments, link).await,
+        "guest-file-write" => files::write(arguments, link).await,
+        "guest-file-seek" => files::seek(arguments, link).await,
+        "guest-file-flush" => files::flush(arguments, link).await,
         // The gate only lets available commands through, and every
         // available command has an arm above.
         other => Err(CallError::Request(QgaError::internal(&format!(
