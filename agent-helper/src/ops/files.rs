@@ -14,10 +14,13 @@ use protocol::file_mode::OpenMode;
 use protocol::limits::{FILE_CHUNK_BYTES, MAX_FILE_READ_BYTES, MAX_OPEN_FILE_HANDLES};
 use protocol::QgaError;
 use std::collections::BTreeMap;
+use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsRawFd, IntoRawFd};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::Path;
 
 /// The permissions of a file guest-file-open creates, whatever the umask
 /// (qemu-ga's too).
@@ -180,10 +183,8 @@ impl FileTable {
 fn open_guest_file(path: &str, mode: OpenMode) -> Result<File, QgaError> {
     let spelling = mode.as_str();
     let fail = |e: &io::Error| QgaError::file_open_failed(path, spelling, &reason(e));
-    if path.contains('\0') {
-        // No such name can exist.
-        return Err(fail(&io::Error::from_raw_os_error(libc::ENOENT)));
-    }
+    let name_bytes = file_name_bytes(path);
+    let name = Path::new(OsStr::from_bytes(&name_bytes));
     let access = mode.access();
     let mut options = std::fs::OpenOptions::new();
     options
@@ -195,12 +196,12 @@ fn open_guest_file(path: &str, mode: OpenMode) -> Result<File, QgaError> {
     if access.create {
         let mut exclusive = options.clone();
         exclusive.create_new(true).mode(0o000);
-        match exclusive.open(path) {
+        match exclusive.open(name) {
             Ok(file) => {
                 if let Err(e) = file.set_permissions(std::fs::Permissions::from_mode(NEW_FILE_MODE))
                 {
                     drop(file);
-                    let _ = std::fs::remove_file(path);
+                    let _ = std::fs::remove_file(name);
                     return Err(QgaError::file_permission_failed(
                         path,
                         spelling,
@@ -213,7 +214,21 @@ fn open_guest_file(path: &str, mode: OpenMode) -> Result<File, QgaError> {
             Err(e) => return Err(fail(&e)),
         }
     }
-    options.open(path).map_err(|e| fail(&e))
+    options.open(name).map_err(|e| fail(&e))
+}
+
+/// The bytes of the file name qemu-ga would use: it keeps a `\u0000` from
+/// the JSON request as modified UTF-8 (0xC0 0x80), so that is the name it
+/// opens or creates.
+fn file_name_bytes(path: &str) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(path.len());
+    for &b in path.as_bytes() {
+        match b {
+            0 => bytes.extend_from_slice(&[0xC0, 0x80]),
+            _ => bytes.push(b),
+        }
+    }
+    bytes
 }
 
 /// strerror's text for an I/O error.
