@@ -16,6 +16,8 @@ pub struct Context {
     pub frozen: bool,
     /// Where operations find programs, sysfs and the account files.
     pub system: SystemPaths,
+    /// Open guest-file handles; they outlive any one front.
+    pub files: ops::files::FileTable,
 }
 
 pub fn handle(request: HelperRequest, ctx: &mut Context) -> Result<HelperReply, QgaError> {
@@ -61,5 +63,28 @@ pub fn handle(request: HelperRequest, ctx: &mut Context) -> Result<HelperReply, 
         HelperRequest::Suspend(mode) => {
             ops::power::suspend(&ctx.system, mode).map(|()| HelperReply::PowerActionStarted)
         }
+        HelperRequest::SetTime { time_ns } => {
+            ops::time::set_time(time_ns).map(|()| HelperReply::Done)
+        }
+        HelperRequest::FileOpen { path, mode } => {
+            ctx.files.open(&path, mode).map(HelperReply::FileHandle)
+        }
+        HelperRequest::FileClose { handle } => ctx.files.close(handle).map(|()| HelperReply::Done),
+        HelperRequest::FileRead { handle, count } => ctx
+            .files
+            .read(handle, count)
+            .map(|(data, eof)| HelperReply::FileData { data, eof }),
+        HelperRequest::FileWrite { handle, data } => {
+            ctx.files.write(handle, &data).map(HelperReply::FileWritten)
+        }
+        HelperRequest::FileSeek {
+            handle,
+            offset,
+            whence,
+        } => ctx
+            .files
+            .seek(handle, offset, whence)
+            .map(HelperReply::FilePosition),
+        HelperRequest::FileFlush { handle } => ctx.files.flush(handle).map(|()| HelperReply::Done),
     }
 }

@@ -110,10 +110,12 @@ fn run(options: RunOptions) -> Result<(), String> {
         .map_err(|e| format!("signalfd: {e}"))?;
 
     let changes_a_password_root = options.system.password_root.is_some();
+    let files = ops::files::FileTable::new(statedir.clone());
     let ctx = dispatch::Context {
         policy,
         frozen,
         system: options.system.clone(),
+        files,
     };
     let mut supervisor =
         supervisor::Supervisor::new(launcher, channel, log, signals, options.policy.clone(), ctx);

@@ -461,6 +461,35 @@ const HELPER_SYSCALLS: &[Row] = &[
         When::Always,
         "systemctl status lists unit directories",
     ),
+    // guest-set-time and hwclock (fchmod above also gives a file created by
+    // guest-file-open mode 0666 whatever the umask)
+    (
+        libc::SYS_clock_settime,
+        When::Always,
+        "guest-set-time sets the system clock",
+    ),
+    (libc::SYS_nanosleep, When::Always, "hwclock's tick wait"),
+    (libc::SYS_dup, When::Always, "hwclock's stdio set-up"),
+    (
+        libc::SYS_faccessat,
+        When::Always,
+        "guest-set-time checks hwclock is executable",
+    ),
+    (
+        libc::SYS_select,
+        When::Always,
+        "hwclock waits for the RTC's update tick",
+    ),
+    (
+        libc::SYS_pselect6,
+        When::Always,
+        "hwclock waits for the RTC's update tick",
+    ),
+    (
+        libc::SYS_settimeofday,
+        When::Always,
+        "hwclock -s sets the system clock from the RTC",
+    ),
 ];
 
 /// Only when passwords are changed in another root than `/` (tests): the

@@ -5,6 +5,7 @@
 
 pub mod commands;
 pub mod error;
+pub mod file_mode;
 pub mod internal;
 pub mod limits;
 pub mod password;

@@ -57,3 +57,11 @@ pub const POWER_PROGRAM_TIMEOUT_MS: u64 = 60_000;
 /// The time limit counts monotonic time, which stands still while the guest
 /// sleeps, so a program that returns only after the resume is not cut off.
 pub const SUSPEND_PROGRAM_TIMEOUT_MS: u64 = 300_000;
+/// Longest wait for `hwclock` in guest-set-time (qemu-ga waits without
+/// limit). Writing the RTC waits for a second boundary, so a second or two
+/// is normal.
+pub const HWCLOCK_TIMEOUT_MS: u64 = 30_000;
+
+/// Longest path guest-file-open forwards to the helper, in bytes. The
+/// kernel refuses longer ones anyway (PATH_MAX, 4096 with the NUL).
+pub const MAX_PATH_BYTES: usize = 4096;

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use tests::qemu_ga::ReferenceAgent;
+use tests::qemu_ga::QemuGa;
 use tests::{error_of, Agent, AgentOptions, TempDir};
 
 const POLICY: &str = "[allow]\ncommands = [\"guest-set-user-password\", \"guest-ping\"]\n";
@@ -249,7 +249,7 @@ fn refused_requests_leave_the_account_files_byte_identical() {
 fn errors_match_qemu_ga() {
     let root = PasswordRoot::new();
     let agent = root.start_agent(POLICY);
-    let reference = ReferenceAgent::start();
+    let reference = QemuGa::start(&[]);
     let missing = "qga-no-such-account";
     let requests = [
         set_password(missing, b"pw", false),

@@ -8,7 +8,7 @@
 use serde_json::json;
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
-use tests::qemu_ga::ReferenceAgent;
+use tests::qemu_ga::QemuGa;
 use tests::{error_of, Agent, AgentOptions, Client, TempDir};
 
 const POLICY: &str =
@@ -295,7 +295,7 @@ fn a_failing_suspend_program_reports_its_status() {
 fn errors_match_qemu_ga() {
     let fixture = Fixture::new();
     let agent = fixture.start_agent(POLICY, vec![fixture.program("shutdown", "exit 0")]);
-    let reference = ReferenceAgent::start();
+    let reference = QemuGa::start(&[]);
     let requests = [
         r#"{"execute":"guest-shutdown","arguments":{"mode":"sideways"}}"#,
         r#"{"execute":"guest-shutdown","arguments":{"mode":""}}"#,

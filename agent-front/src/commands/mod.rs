@@ -2,6 +2,7 @@
 //! commands are answered here; the others decode their arguments, become one
 //! typed helper request, and turn the helper's reply into qemu-ga's result.
 
+mod files;
 mod fsfreeze;
 mod password;
 mod power;
@@ -34,6 +35,13 @@ pub async fn run(name: &str, arguments: Arguments<'_>, link: &mut HelperLink) ->
         "guest-suspend-disk" => power::suspend(SuspendMode::Disk, arguments, link).await,
         "guest-suspend-ram" => power::suspend(SuspendMode::Ram, arguments, link).await,
         "guest-suspend-hybrid" => power::suspend(SuspendMode::Hybrid, arguments, link).await,
+        "guest-set-time" => time::set_time(arguments, link).await,
+        "guest-file-open" => files::open(arguments, link).await,
+        "guest-file-close" => files::close(arguments, link).await,
+        "guest-file-read" => files::read(arguments, link).await,
+        "guest-file-write" => files::write(arguments, link).await,
+        "guest-file-seek" => files::seek(arguments, link).await,
+        "guest-file-flush" => files::flush(arguments, link).await,
         // The gate only lets available commands through, and every
         // available command has an arm above.
         other => Err(CallError::Request(QgaError::internal(&format!(
