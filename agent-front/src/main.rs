@@ -8,7 +8,6 @@ mod dispatch;
 mod fdio;
 mod json;
 mod link;
-mod qbase64;
 mod sandbox;
 mod seccomp_rules;
 mod serve;
