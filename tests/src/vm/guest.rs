@@ -353,17 +353,17 @@ impl Tree {
                     .to_string_lossy();
                 let (name, decompress) = match file.rsplit_once(".ko") {
                     Some((stem, "")) => (format!("{stem}.ko"), None),
-                    Some((stem, ".xz")) => (format!("{stem}.ko"), Some("xz")),
-                    Some((stem, ".zst")) => (format!("{stem}.ko"), Some("zstd")),
-                    Some((stem, ".gz")) => (format!("{stem}.ko"), Some("gzip")),
+                    Some((stem, ".xz")) => (format!("{stem}.ko"), Some(("xz", "xz-utils"))),
+                    Some((stem, ".zst")) => (format!("{stem}.ko"), Some(("zstd", "zstd"))),
+                    Some((stem, ".gz")) => (format!("{stem}.ko"), Some(("gzip", "gzip"))),
                     _ => return fail(format!("unexpected module file {src}")),
                 };
                 match decompress {
                     None => copy(Path::new(src), &dir.join(&name))?,
-                    Some(tool) => {
+                    Some((tool, package)) => {
                         let out =
                             std::fs::File::create(dir.join(&name)).map_err(|e| e.to_string())?;
-                        run(Command::new(program(tool, tool)?)
+                        run(Command::new(program(tool, package)?)
                             .args(["-dc", src])
                             .stdout(out))?;
                     }

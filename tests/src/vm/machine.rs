@@ -74,6 +74,8 @@ pub struct Machine {
     pub shell_socket: PathBuf,
     pub console_log: PathBuf,
     pub pid_file: PathBuf,
+    /// QEMU's stdout and stderr.
+    qemu_output: PathBuf,
 }
 
 impl Machine {
@@ -174,6 +176,7 @@ impl Machine {
             shell_socket,
             console_log,
             pid_file,
+            qemu_output: dir.join("qemu.out"),
         };
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
@@ -220,6 +223,18 @@ impl Machine {
                 return None;
             }
             std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// An error, with QEMU's own last words if it exits (it may be on its
+    /// way out when the error shows).
+    pub fn explain(&mut self, error: String) -> String {
+        match self.wait_exit(Duration::from_secs(2)) {
+            Some(status) => format!(
+                "{error}; QEMU exited ({status}): {}",
+                read_tail(&self.qemu_output, 2000).trim_end()
+            ),
+            None => error,
         }
     }
 

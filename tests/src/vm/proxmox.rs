@@ -74,7 +74,13 @@ impl ProxmoxClient {
     /// QEMU holds the host's writes back, so the 0xFF + guest-sync-delimited
     /// is sent again every second until one is answered; then every later
     /// one's reply is read too, so nothing stale is left for the next call.
-    pub fn first_contact(&mut self, limit: Duration) -> Result<Duration> {
+    /// `running` says whether QEMU is still up (a dead one is not waited
+    /// for).
+    pub fn first_contact(
+        &mut self,
+        limit: Duration,
+        running: &mut dyn FnMut() -> bool,
+    ) -> Result<Duration> {
         let started = Instant::now();
         let deadline = started + limit;
         let mut conn = Conn::connect(&self.socket)
@@ -93,6 +99,9 @@ impl ProxmoxClient {
             conn.send(&write)
                 .map_err(|e| format!("guest-sync-delimited write: {e}"))?;
             sent.push(id);
+            if !running() {
+                return fail("QEMU exited before the agent answered");
+            }
             let wait = (Instant::now() + Duration::from_secs(1)).min(deadline);
             if let Some(answered) = read_sync_reply(&mut conn, &sent, wait)? {
                 break answered;

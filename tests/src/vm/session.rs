@@ -40,8 +40,8 @@ impl Vm {
     /// Starts QEMU and connects QMP and the guest shell (the agent is not
     /// up yet: see `ProxmoxClient::first_contact`).
     pub fn start(image: GuestImage, accel: Accel) -> Result<Vm> {
-        let machine = Machine::start(&image, accel)?;
-        let mut qmp = Qmp::connect(&machine.qmp_socket)?;
+        let mut machine = Machine::start(&image, accel)?;
+        let mut qmp = Qmp::connect(&machine.qmp_socket).map_err(|e| machine.explain(e))?;
         let mut shell = GuestShell::new(&machine.shell_socket);
         shell.connect()?;
         let port_mark = qmp.mark();
@@ -67,8 +67,8 @@ impl Vm {
         if self.machine.exited().is_none() {
             return fail("restart while QEMU is still running");
         }
-        let machine = Machine::start(&self.image, self.accel)?;
-        self.qmp = Qmp::connect(&machine.qmp_socket)?;
+        let mut machine = Machine::start(&self.image, self.accel)?;
+        self.qmp = Qmp::connect(&machine.qmp_socket).map_err(|e| machine.explain(e))?;
         self.shell = GuestShell::new(&machine.shell_socket);
         self.shell.connect()?;
         self.libvirt = LibvirtClient::new(&machine.agent_socket);
@@ -116,6 +116,11 @@ impl Vm {
         let deadline = Instant::now() + limit;
         self.track_port();
         while self.port_open != Some(true) {
+            if let Some(status) = self.machine.exited() {
+                return fail(format!(
+                    "QEMU exited ({status}) while waiting for the agent port"
+                ));
+            }
             if Instant::now() > deadline {
                 return fail(format!(
                     "QEMU did not report the guest opening the agent port within {limit:?} (state {:?})",
@@ -139,6 +144,14 @@ impl Vm {
             .ok()?
             .as_secs_f64();
         Some(opened - started)
+    }
+
+    /// The first answered guest-sync-delimited after QEMU started,
+    /// Proxmox-style; returns how long it was waited for.
+    pub fn first_contact(&mut self, limit: Duration) -> Result<Duration> {
+        let machine = &mut self.machine;
+        self.proxmox
+            .first_contact(limit, &mut || machine.exited().is_none())
     }
 
     /// A command through the libvirt-style client: the whole reply.

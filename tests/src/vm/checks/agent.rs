@@ -175,9 +175,12 @@ pub(super) fn privileges(vm: &mut Vm) -> Result<Outcome> {
     if vm.image.agent == AgentKind::QemuGa {
         let pid = guest_pid(vm, "qemu-ga")?.ok_or("no qemu-ga running")?;
         let st = guest_status(vm, pid)?;
+        let field = |k: &str| st.get(k).cloned().unwrap_or_default();
         return Ok(Outcome::Skip(format!(
             "qemu-ga is one process: Uid {}, CapEff {}, Seccomp {}",
-            st["Uid"], st["CapEff"], st["Seccomp"]
+            field("Uid"),
+            field("CapEff"),
+            field("Seccomp")
         )));
     }
     let helper = guest_pid(vm, "agent-helper")?.ok_or("no agent-helper running")?;
@@ -185,7 +188,11 @@ pub(super) fn privileges(vm: &mut Vm) -> Result<Outcome> {
     let h = guest_status(vm, helper)?;
     let f = guest_status(vm, front)?;
     let passwd = vm.sh(&format!("grep '^{FRONT_USER}:' /etc/passwd"))?;
-    let front_uid = passwd.split(':').nth(2).unwrap_or_default().to_string();
+    let passwd: Vec<&str> = passwd.trim().split(':').collect();
+    let (front_uid, front_gid) = match passwd.as_slice() {
+        [_, _, uid, gid, ..] => (uid.to_string(), gid.to_string()),
+        _ => return fail(format!("no {FRONT_USER} in the guest's /etc/passwd")),
+    };
     let want =
         |map: &std::collections::BTreeMap<String, String>, who: &str, key: &str, value: &str| {
             match map.get(key) {
@@ -195,19 +202,21 @@ pub(super) fn privileges(vm: &mut Vm) -> Result<Outcome> {
         };
     want(&h, "helper", "Uid", "0 0 0 0")?;
     want(&h, "helper", "Seccomp", "2")?;
-    let uids = [front_uid.as_str(); 4].join(" ");
-    want(&f, "front", "Uid", &uids)?;
+    want(&f, "front", "Uid", &[front_uid.as_str(); 4].join(" "))?;
+    want(&f, "front", "Gid", &[front_gid.as_str(); 4].join(" "))?;
+    // Its own group at most (initgroups adds the primary group).
+    let groups = f.get("Groups").cloned().unwrap_or_default();
+    if groups.split_whitespace().any(|g| g != front_gid) {
+        return fail(format!("front Groups {groups:?}"));
+    }
     want(&f, "front", "PPid", &helper.to_string())?;
     for caps in ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"] {
         want(&f, "front", caps, "0000000000000000")?;
     }
     want(&f, "front", "NoNewPrivs", "1")?;
     want(&f, "front", "Seccomp", "2")?;
-    if f["Gid"].split(' ').any(|g| g == "0") {
-        return fail(format!("front Gid {}", f["Gid"]));
-    }
     Ok(Outcome::Pass(format!(
-        "helper {helper}: uid 0, Seccomp 2; front {front}: uid {front_uid} ({FRONT_USER}), no capabilities, NoNewPrivs 1, Seccomp 2"
+        "helper {helper}: uid 0, Seccomp 2; front {front}: uid/gid {front_uid}/{front_gid} ({FRONT_USER}), no other groups, no capabilities, NoNewPrivs 1, Seccomp 2"
     )))
 }
 

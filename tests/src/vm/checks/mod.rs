@@ -176,7 +176,10 @@ pub fn run_all(agent: AgentKind, binaries: &AgentBinaries, workdir: &Path) -> Re
         } else if let Some(reason) = skip_reason(&vm, check.needs) {
             Outcome::Skip(reason)
         } else {
-            (check.run)(&mut vm).unwrap_or_else(Outcome::Fail)
+            // A panic in a check is its failure, not the end of the run.
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (check.run)(&mut vm)))
+                .unwrap_or_else(|panic| fail(format!("panicked: {}", panic_text(&panic))))
+                .unwrap_or_else(Outcome::Fail)
         };
         let failed = matches!(outcome, Outcome::Fail(_));
         report.record(check.name, outcome, started.elapsed().as_secs_f64());
@@ -187,6 +190,14 @@ pub fn run_all(agent: AgentKind, binaries: &AgentBinaries, workdir: &Path) -> Re
     report
 }
 
+fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default()
+}
+
 fn image_summary(initramfs: &Path) -> String {
     let bytes = std::fs::metadata(initramfs).map(|m| m.len()).unwrap_or(0);
     format!("initramfs {:.1} MiB", mib(bytes))
@@ -195,7 +206,7 @@ fn image_summary(initramfs: &Path) -> String {
 /// Waits, Proxmox-style, for the first answered guest-sync-delimited after
 /// QEMU started, then a guest-ping.
 fn first_contact(vm: &mut Vm) -> Result<String> {
-    let waited = vm.proxmox.first_contact(BOOT_LIMIT)?;
+    let waited = vm.first_contact(BOOT_LIMIT)?;
     let synced = vm.machine().started.elapsed();
     let pong = vm.proxmox_return(json!({"execute": "guest-ping"}))?;
     if pong != json!({}) {
