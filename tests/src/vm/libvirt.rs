@@ -187,3 +187,58 @@ impl LibvirtClient {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{BufRead, BufReader, Write};
+    use std::os::unix::net::UnixListener;
+
+    /// A stand-in agent: reads one request line at a time and answers
+    /// each with what `answer` makes of it.
+    fn serve(answer: fn(&Value) -> String) -> (crate::TempDir, std::thread::JoinHandle<()>) {
+        let dir = crate::TempDir::new("libvirt-client");
+        let listener = UnixListener::bind(dir.0.join("s")).unwrap();
+        let server = std::thread::spawn(move || {
+            let (stream, _) = listener.accept().unwrap();
+            let mut writer = stream.try_clone().unwrap();
+            for line in BufReader::new(stream).lines() {
+                let request: Value = serde_json::from_str(&line.unwrap()).unwrap();
+                writer.write_all(answer(&request).as_bytes()).unwrap();
+            }
+        });
+        (dir, server)
+    }
+
+    #[test]
+    fn sync_drops_garbage_and_stale_replies_then_commands_are_bare() {
+        let (dir, _server) = serve(|request| match request["execute"].as_str() {
+            Some("guest-sync") => format!(
+                "not json\n{{\"return\": 1}}\n{{\"return\": {}}}\n",
+                request["arguments"]["id"]
+            ),
+            _ => "{\"return\": {}}\n".into(),
+        });
+        let mut client = LibvirtClient::new(&dir.0.join("s"));
+        let reply = client
+            .command(&json!({"execute": "guest-ping"}), COMMAND_TIMEOUT)
+            .unwrap();
+        assert_eq!(reply, json!({"return": {}}));
+        assert_eq!(client.dropped_stale, 2);
+        // Synced once per connection: the next command goes bare.
+        client
+            .command(&json!({"execute": "guest-ping"}), COMMAND_TIMEOUT)
+            .unwrap();
+        assert_eq!(client.connections, 1);
+    }
+
+    #[test]
+    fn garbage_after_the_first_sync_reply_is_an_error() {
+        let (dir, _server) =
+            serve(|request| format!("{{\"return\": {}}}\nnot json\n", request["arguments"]["id"]));
+        let mut client = LibvirtClient::new(&dir.0.join("s"));
+        client.sync().unwrap();
+        let err = client.sync().unwrap_err();
+        assert!(err.contains("not JSON"), "{err}");
+    }
+}

@@ -147,3 +147,65 @@ fn read_sync_reply(conn: &mut Conn, ids: &[u64], deadline: Instant) -> Result<Op
         )),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::os::unix::net::UnixListener;
+
+    /// A stand-in agent that reads one write and answers with `answer`
+    /// applied to the sync id it carried.
+    fn serve(answer: fn(u64) -> Vec<u8>) -> crate::TempDir {
+        let dir = crate::TempDir::new("proxmox-client");
+        let listener = UnixListener::bind(dir.0.join("s")).unwrap();
+        std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut buf = vec![0u8; 4096];
+            let n = stream.read(&mut buf).unwrap();
+            assert_eq!(buf[0], 0xFF, "the write starts with 0xFF");
+            let text = String::from_utf8_lossy(&buf[1..n]).into_owned();
+            let sync_end = text.find("}}").unwrap() + 2;
+            let sync: Value = serde_json::from_str(&text[..sync_end]).unwrap();
+            assert_eq!(sync["execute"], "guest-sync-delimited");
+            let command: Value = serde_json::from_str(&text[sync_end..]).unwrap();
+            assert_eq!(
+                command["execute"], "guest-ping",
+                "command in the same write"
+            );
+            let id = sync["arguments"]["id"].as_u64().unwrap();
+            stream.write_all(&answer(id)).unwrap();
+        });
+        dir
+    }
+
+    #[test]
+    fn everything_before_the_0xff_is_discarded() {
+        let dir = serve(|id| {
+            let mut out = b"{\"error\": {\"class\": \"GenericError\", \"desc\": \"JSON parse error, stray '\\uFFFD'\"}}\n\xff".to_vec();
+            out.extend_from_slice(
+                format!("{{\"return\": {id}}}\n{{\"return\": {{}}}}\n").as_bytes(),
+            );
+            out
+        });
+        let mut client = ProxmoxClient::new(&dir.0.join("s"));
+        let reply = client
+            .call(&json!({"execute": "guest-ping"}), COMMAND_TIMEOUT)
+            .unwrap();
+        assert_eq!(reply, Some(json!({"return": {}})));
+    }
+
+    #[test]
+    fn a_sync_reply_with_another_id_is_refused() {
+        let dir = serve(|id| {
+            let mut out = vec![0xFF];
+            out.extend_from_slice(format!("{{\"return\": {}}}\n", id + 1).as_bytes());
+            out
+        });
+        let mut client = ProxmoxClient::new(&dir.0.join("s"));
+        let err = client
+            .call(&json!({"execute": "guest-ping"}), COMMAND_TIMEOUT)
+            .unwrap_err();
+        assert!(err.contains("wrong guest-sync-delimited reply"), "{err}");
+    }
+}

@@ -15,10 +15,13 @@ pub(super) fn freeze_thaw(vm: &mut Vm) -> Result<Outcome> {
     let target = format!("{DATA_MOUNT}/written-while-frozen");
     vm.sh(&format!("rm -f {target} /run/write-finished; sync"))?;
     // Proxmox freezes around a backup.
-    let frozen = vm.proxmox_return(json!({"execute": "guest-fsfreeze-freeze"}))?;
-    let result = while_frozen(vm, &frozen, &target);
+    let result = match vm.proxmox_return(json!({"execute": "guest-fsfreeze-freeze"})) {
+        Ok(frozen) => while_frozen(vm, &frozen, &target),
+        Err(e) => Err(e),
+    };
     if result.is_err() {
-        // Never leave the guest frozen for the checks that follow.
+        // Never leave the guest frozen for the checks that follow (a thaw
+        // with nothing frozen does no harm).
         let _ = vm.proxmox(json!({"execute": "guest-fsfreeze-thaw"}));
     }
     result
