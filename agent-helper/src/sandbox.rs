@@ -461,6 +461,21 @@ const HELPER_SYSCALLS: &[Row] = &[
         When::Always,
         "systemctl status lists unit directories",
     ),
+    (
+        libc::SYS_uname,
+        When::Always,
+        "busybox programs (a minimal guest's shutdown) read the kernel name",
+    ),
+    (
+        libc::SYS_sync,
+        When::Always,
+        "a shutdown program flushes filesystems before powering off",
+    ),
+    (
+        libc::SYS_reboot,
+        When::Always,
+        "a shutdown program without an init system to ask (busybox poweroff -f) powers off itself",
+    ),
     // guest-set-time and hwclock (fchmod above also gives a file created by
     // guest-file-open mode 0666 whatever the umask)
     (

@@ -342,3 +342,4 @@ pub fn error_of(reply: &Value) -> (String, String) {
         e["desc"].as_str().unwrap_or_default().to_string(),
     )
 }
+pub mod vm;
