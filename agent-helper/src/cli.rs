@@ -1,6 +1,7 @@
 //! The command line, following qemu-ga's so existing unit files and habits
 //! carry over. Every mistake is one line on stderr and exit status 1.
 
+use crate::ops::system_roots::SystemRoots;
 use std::path::PathBuf;
 
 pub const DEFAULT_VIRTIO_PATH: &str = "/dev/virtio-ports/org.qemu.guest_agent.0";
@@ -34,6 +35,7 @@ pub struct RunOptions {
     pub front_path: Option<PathBuf>,
     pub seccomp: SeccompMode,
     pub sandbox_selftest: bool,
+    pub roots: SystemRoots,
 }
 
 #[derive(Debug)]
@@ -67,6 +69,9 @@ Privilege-separated QEMU guest agent (qemu-ga compatible).
                           for bringing the agent up on a new distribution)
       --sandbox-selftest  every front makes one forbidden syscall right after
                           sandboxing: it must die by SIGSYS (and be restarted)
+      --sysfs-root DIR    where sysfs is mounted (default /sys)
+      --procfs-root DIR   where procfs is mounted (default /proc)
+      --udev-data-dir DIR udev's device database (default /run/udev/data)
 ";
 
 /// Options qemu-ga has that this agent does not offer yet: named so the
@@ -97,6 +102,9 @@ const OPTIONS: &[(&str, &str, bool)] = &[
     ("", "front-path", true),
     ("", "seccomp", true),
     ("", "sandbox-selftest", false),
+    ("", "sysfs-root", true),
+    ("", "procfs-root", true),
+    ("", "udev-data-dir", true),
 ];
 
 pub fn parse(args: &[String]) -> Result<Command, String> {
@@ -163,6 +171,7 @@ fn build(values: Vec<(&'static str, Option<String>)>) -> Result<Command, String>
     let mut front_path = None;
     let mut seccomp = SeccompMode::Kill;
     let mut sandbox_selftest = false;
+    let mut roots = SystemRoots::default();
     for (name, value) in values {
         let value = value.unwrap_or_default();
         match name {
@@ -200,6 +209,9 @@ fn build(values: Vec<(&'static str, Option<String>)>) -> Result<Command, String>
                 }
             }
             "sandbox-selftest" => sandbox_selftest = true,
+            "sysfs-root" => roots.sysfs = absolute_dir("sysfs-root", value)?,
+            "procfs-root" => roots.procfs = absolute_dir("procfs-root", value)?,
+            "udev-data-dir" => roots.udev_data = absolute_dir("udev-data-dir", value)?,
             _ => unreachable!("every option in OPTIONS is handled"),
         }
     }
@@ -220,7 +232,15 @@ fn build(values: Vec<(&'static str, Option<String>)>) -> Result<Command, String>
         front_path,
         seccomp,
         sandbox_selftest,
+        roots,
     })))
+}
+
+fn absolute_dir(option: &str, value: String) -> Result<PathBuf, String> {
+    if !value.starts_with('/') {
+        return Err(format!("{option} '{value}' must be an absolute path"));
+    }
+    Ok(PathBuf::from(value))
 }
 
 #[cfg(test)]
@@ -244,6 +264,10 @@ mod tests {
         assert!(o.verbose);
         let o = run(&[]).unwrap();
         assert_eq!(o.path, PathBuf::from(DEFAULT_VIRTIO_PATH));
+        assert_eq!(o.roots, SystemRoots::default());
+        let o = run(&["--sysfs-root", "/t/sys", "--procfs-root=/t/proc"]).unwrap();
+        assert_eq!(o.roots.sysfs, PathBuf::from("/t/sys"));
+        assert_eq!(o.roots.procfs, PathBuf::from("/t/proc"));
     }
 
     #[test]
@@ -262,6 +286,10 @@ mod tests {
             (
                 &["-t", "rel"][..],
                 "statedir 'rel' must be an absolute path",
+            ),
+            (
+                &["--sysfs-root", "sys"][..],
+                "sysfs-root 'sys' must be an absolute path",
             ),
             (
                 &["-d"][..],

@@ -109,7 +109,11 @@ fn run(options: RunOptions) -> Result<(), String> {
     let signals = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
         .map_err(|e| format!("signalfd: {e}"))?;
 
-    let ctx = dispatch::Context { policy, frozen };
+    let ctx = dispatch::Context {
+        policy,
+        frozen,
+        roots: options.roots.clone(),
+    };
     let mut supervisor =
         supervisor::Supervisor::new(launcher, channel, log, signals, options.policy.clone(), ctx);
     supervisor

@@ -6,6 +6,10 @@
 use crate::error::QgaError;
 use crate::limits::MAX_MESSAGE_BYTES;
 use crate::qga::GuestFsfreezeStatus;
+use crate::system::{
+    Disk, Filesystem, MemoryBlock, MemoryBlockChange, MemoryBlockResult, NetworkInterface, Vcpu,
+    VcpuChange,
+};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use std::fmt;
 
@@ -15,6 +19,17 @@ use std::fmt;
 pub enum HelperRequest {
     GetTime,
     FsfreezeStatus,
+    GetVcpus,
+    /// At most `MAX_VCPUS_PER_REQUEST` entries; the front splits longer lists.
+    SetVcpus(Vec<VcpuChange>),
+    GetMemoryBlocks,
+    /// At most `MAX_MEMORY_BLOCKS_PER_REQUEST` entries; the front splits
+    /// longer lists.
+    SetMemoryBlocks(Vec<MemoryBlockChange>),
+    GetMemoryBlockInfo,
+    NetworkGetInterfaces,
+    GetFsinfo,
+    GetDisks,
 }
 
 impl HelperRequest {
@@ -22,6 +37,14 @@ impl HelperRequest {
         match self {
             HelperRequest::GetTime => "guest-get-time",
             HelperRequest::FsfreezeStatus => "guest-fsfreeze-status",
+            HelperRequest::GetVcpus => "guest-get-vcpus",
+            HelperRequest::SetVcpus(_) => "guest-set-vcpus",
+            HelperRequest::GetMemoryBlocks => "guest-get-memory-blocks",
+            HelperRequest::SetMemoryBlocks(_) => "guest-set-memory-blocks",
+            HelperRequest::GetMemoryBlockInfo => "guest-get-memory-block-info",
+            HelperRequest::NetworkGetInterfaces => "guest-network-get-interfaces",
+            HelperRequest::GetFsinfo => "guest-get-fsinfo",
+            HelperRequest::GetDisks => "guest-get-disks",
         }
     }
 }
@@ -32,6 +55,16 @@ pub enum HelperReply {
     /// Nanoseconds since the epoch.
     Time(i64),
     FsfreezeStatus(GuestFsfreezeStatus),
+    Vcpus(Vec<Vcpu>),
+    /// How many entries of a guest-set-vcpus list were processed.
+    VcpusProcessed(i64),
+    MemoryBlocks(Vec<MemoryBlock>),
+    MemoryBlockResults(Vec<MemoryBlockResult>),
+    /// Memory block size in bytes.
+    MemoryBlockSize(u64),
+    NetworkInterfaces(Vec<NetworkInterface>),
+    Filesystems(Vec<Filesystem>),
+    Disks(Vec<Disk>),
 }
 
 /// Front to helper.

@@ -8,6 +8,7 @@ pub mod error;
 pub mod internal;
 pub mod limits;
 pub mod qga;
+pub mod system;
 
 pub use commands::{CommandSpec, Side, COMMANDS};
 pub use error::{ErrorClass, QgaError};

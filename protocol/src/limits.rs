@@ -45,3 +45,13 @@ pub const FRONT_STABLE_AFTER_MS: u64 = 10_000;
 /// host is gone before reading again (qemu-ga waits the same way instead of
 /// spinning on POLLHUP).
 pub const CHANNEL_HANGUP_RETRY_MS: u64 = 100;
+
+/// Most guest-set-vcpus entries in one internal request. The front sends a
+/// longer list in slices of this size and stops at the first slice that
+/// was not processed whole, which keeps qemu-ga's "stop at the first
+/// failure" result.
+pub const MAX_VCPUS_PER_REQUEST: usize = 4096;
+
+/// Most guest-set-memory-blocks entries in one internal request; the front
+/// sends a longer list in slices and joins the results.
+pub const MAX_MEMORY_BLOCKS_PER_REQUEST: usize = 4096;

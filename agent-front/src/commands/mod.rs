@@ -2,7 +2,11 @@
 //! commands are answered here; the others decode their arguments, become one
 //! typed helper request, and turn the helper's reply into qemu-ga's result.
 
+mod cpu;
+mod disks;
 mod fsfreeze;
+mod memory;
+mod network;
 mod protocol_cmds;
 mod time;
 
@@ -26,6 +30,14 @@ pub async fn run(name: &str, arguments: Arguments<'_>, link: &mut HelperLink) ->
         "guest-info" => protocol_cmds::info(arguments, link),
         "guest-get-time" => time::get_time(arguments, link).await,
         "guest-fsfreeze-status" => fsfreeze::status(arguments, link).await,
+        "guest-get-vcpus" => cpu::get_vcpus(arguments, link).await,
+        "guest-set-vcpus" => cpu::set_vcpus(arguments, link).await,
+        "guest-get-memory-blocks" => memory::get_blocks(arguments, link).await,
+        "guest-set-memory-blocks" => memory::set_blocks(arguments, link).await,
+        "guest-get-memory-block-info" => memory::get_block_info(arguments, link).await,
+        "guest-network-get-interfaces" => network::get_interfaces(arguments, link).await,
+        "guest-get-fsinfo" => disks::get_fsinfo(arguments, link).await,
+        "guest-get-disks" => disks::get_disks(arguments, link).await,
         // The gate only lets available commands through, and every
         // available command has an arm above.
         other => Err(CallError::Request(QgaError::internal(&format!(
