@@ -2,6 +2,8 @@
 //! (as root, as in production) on a unix socket in a private directory, talk
 //! to it like a host does, and look at its processes through /proc.
 
+pub mod qemu_ga;
+
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
