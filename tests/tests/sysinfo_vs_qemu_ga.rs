@@ -99,6 +99,10 @@ fn set_requests_that_change_nothing_answer_alike() {
         json!({"execute": "guest-set-vcpus", "arguments": {"vcpus": []}}),
         json!({"execute": "guest-set-vcpus", "arguments": {"vcpus": [{"logical-id": "x", "online": true}]}}),
         json!({"execute": "guest-set-vcpus", "arguments": {}}),
+        json!({"execute": "guest-set-vcpus", "arguments": {"vcpus": [{"logical-id": 18446744073709551615u64, "online": true}]}}),
+        json!({"execute": "guest-set-vcpus", "arguments": {"vcpus": [{"logical-id": 1, "online": 1}]}}),
+        json!({"execute": "guest-set-vcpus", "arguments": {"vcpus": [{"logical-id": 1, "online": true, "can-offline": 3}]}}),
+        json!({"execute": "guest-set-vcpus", "arguments": {"vcpus": [{"logical-id": 1, "online": true, "x": 0}]}}),
         json!({"execute": "guest-set-memory-blocks", "arguments": {"mem-blks": [
             {"phys-index": online_block, "online": true},
             {"phys-index": 1000000, "online": true},
@@ -106,6 +110,11 @@ fn set_requests_that_change_nothing_answer_alike() {
             {"phys-index": -1, "online": false}]}}),
         json!({"execute": "guest-set-memory-blocks", "arguments": {"mem-blks": []}}),
         json!({"execute": "guest-set-memory-blocks", "arguments": {"mem-blks": [{"phys-index": 1}]}}),
+        json!({"execute": "guest-set-memory-blocks", "arguments": {"mem-blks": [{"phys-index": 1.5, "online": true}]}}),
+        json!({"execute": "guest-set-memory-blocks", "arguments": {"mem-blks": [{"phys-index": "x", "online": true}]}}),
+        json!({"execute": "guest-set-memory-blocks", "arguments": {"mem-blks": {}}}),
+        json!({"execute": "guest-get-memory-block-info", "arguments": {"size": 1}}),
+        json!({"execute": "guest-network-get-interfaces", "arguments": {"x": 1}}),
         json!({"execute": "guest-get-vcpus", "arguments": {"x": 1}}),
     ];
     for request in requests {
