@@ -402,3 +402,128 @@ fn set_memory_blocks_answers_each_block() {
         json!([])
     );
 }
+
+/// Filesystems and disks of a machine this one is not: a device-mapper
+/// volume over a partition of one virtio disk and a whole second one, with
+/// serials in udev's database, described by fixture sysfs, procfs and udev
+/// trees given on the command line.
+#[test]
+fn fsinfo_and_disks_follow_device_mapper_on_a_fixture() {
+    let root = TempDir::new("machine");
+    let at = |rel: &str| root.0.join(rel);
+    let write = |rel: &str, content: &str| {
+        std::fs::create_dir_all(at(rel).parent().unwrap()).unwrap();
+        std::fs::write(at(rel), content).unwrap();
+    };
+    let link = |rel: &str, target: &Path| {
+        std::fs::create_dir_all(at(rel).parent().unwrap()).unwrap();
+        std::os::unix::fs::symlink(target, at(rel)).unwrap();
+    };
+    let block = |dir: &str, name: &str, major: u32, minor: u32| {
+        write(
+            &format!("sys/devices/{dir}/uevent"),
+            &format!("MAJOR={major}\nMINOR={minor}\nDEVNAME={name}\n"),
+        );
+        write(&format!("sys/devices/{dir}/size"), "2048\n");
+        link(
+            &format!("sys/dev/block/{major}:{minor}"),
+            &at(&format!("sys/devices/{dir}")),
+        );
+    };
+    std::fs::create_dir_all(at("sys/bus/pci/drivers/virtio-pci")).unwrap();
+    for slot in ["04", "05"] {
+        link(
+            &format!("sys/devices/pci0000:00/0000:00:{slot}.0/driver"),
+            &at("sys/bus/pci/drivers/virtio-pci"),
+        );
+    }
+    let vda = "pci0000:00/0000:00:04.0/virtio2/block/vda";
+    let vdb = "pci0000:00/0000:00:05.0/virtio3/block/vdb";
+    block(vda, "vda", 252, 0);
+    block(&format!("{vda}/vda1"), "vda1", 252, 1);
+    block(vdb, "vdb", 252, 16);
+    block("virtual/block/dm-0", "dm-0", 253, 0);
+    for disk in [vda, vdb, "virtual/block/dm-0"] {
+        std::fs::create_dir_all(at(&format!("sys/devices/{disk}/slaves"))).unwrap();
+    }
+    link(
+        "sys/devices/virtual/block/dm-0/slaves/vda1",
+        &at(&format!("sys/devices/{vda}/vda1")),
+    );
+    link(
+        "sys/devices/virtual/block/dm-0/slaves/vdb",
+        &at(&format!("sys/devices/{vdb}")),
+    );
+    for (name, dir) in [("vda", vda), ("vdb", vdb), ("dm-0", "virtual/block/dm-0")] {
+        link(
+            &format!("sys/block/{name}"),
+            &at(&format!("sys/devices/{dir}")),
+        );
+    }
+    write("udev/b252:1", "E:ID_SERIAL=SYSTEM\n");
+    write("udev/b252:16", "E:ID_SERIAL=DATA\n");
+    write("udev/b253:0", "E:DM_NAME=vg-data\n");
+    write(
+        "proc/self/mountinfo",
+        "22 1 0:21 / /proc rw - proc proc rw\n\
+         31 1 253:0 / / rw,relatime - xfs /dev/mapper/vg-data rw\n",
+    );
+    let agent = Agent::start_with(AgentOptions {
+        policy: POLICY,
+        extra_args: vec![
+            "--sysfs-root".into(),
+            at("sys").display().to_string(),
+            "--procfs-root".into(),
+            at("proc").display().to_string(),
+            "--udev-data-dir".into(),
+            at("udev").display().to_string(),
+        ],
+    });
+    let mut host = agent.connect();
+    let filesystems = ok(host.request(r#"{"execute":"guest-get-fsinfo"}"#));
+    let fs = &filesystems[0];
+    assert_eq!(filesystems.as_array().unwrap().len(), 1);
+    assert_eq!(
+        (&fs["name"], &fs["mountpoint"], &fs["type"]),
+        (&json!("dm-0"), &json!("/"), &json!("xfs"))
+    );
+    let mut disks: Vec<Value> = fs["disk"].as_array().unwrap().clone();
+    disks.sort_by_key(|d| d["serial"].as_str().map(str::to_string));
+    assert_eq!(
+        Value::Array(disks),
+        json!([
+            {"pci-controller": {"domain": 0, "bus": 0, "slot": 5, "function": 0},
+             "bus-type": "virtio", "bus": 0, "target": 0, "unit": 0,
+             "serial": "DATA", "dev": "/dev/vdb"},
+            {"pci-controller": {"domain": 0, "bus": 0, "slot": 4, "function": 0},
+             "bus-type": "virtio", "bus": 0, "target": 0, "unit": 0,
+             "serial": "SYSTEM", "dev": "/dev/vda1"}
+        ])
+    );
+    let disks = ok(host.request(r#"{"execute":"guest-get-disks"}"#));
+    let dm = disks
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == "/dev/dm-0")
+        .expect("dm-0 listed");
+    assert_eq!(dm["alias"], "vg-data");
+    let mut deps: Vec<&str> = dm["dependencies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_str().unwrap())
+        .collect();
+    deps.sort_unstable();
+    assert_eq!(deps, ["/dev/vda1", "/dev/vdb"]);
+    let vda1 = disks
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == "/dev/vda1")
+        .expect("the partition is listed");
+    assert_eq!(
+        vda1,
+        &json!({"name": "/dev/vda1", "partition": true, "dependencies": ["/dev/vda"]})
+    );
+}

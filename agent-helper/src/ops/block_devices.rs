@@ -43,8 +43,25 @@ fn realpath(path: &str) -> Result<String, i32> {
         .map_err(|e| errno(&e))
 }
 
-pub fn is_virtual(syspath: &str) -> bool {
-    syspath.contains("/devices/virtual/block/")
+/// Where the part of `syspath` below the sysfs root starts. qemu-ga looks
+/// for markers such as `/devices/pci` or `/host` anywhere in the path; with
+/// sysfs elsewhere than /sys only the part below the root may count.
+fn below_root(roots: &SystemRoots, syspath: &str) -> usize {
+    let Ok(root) = std::fs::canonicalize(&roots.sysfs) else {
+        return 0;
+    };
+    let root = root.to_string_lossy();
+    let root = root.trim_end_matches('/');
+    match syspath.strip_prefix(root) {
+        Some(rest) if rest.starts_with('/') => root.len(),
+        _ => 0,
+    }
+}
+
+/// Whether a resolved sysfs path is a virtual block device (device-mapper,
+/// md, loop, zram).
+pub fn is_virtual(roots: &SystemRoots, syspath: &str) -> bool {
+    syspath[below_root(roots, syspath)..].contains("/devices/virtual/block/")
 }
 
 /// Walks the device at `devpath` (a sysfs path, possibly a symlink).
@@ -59,7 +76,7 @@ pub fn walk(roots: &SystemRoots, devpath: &str, found: &mut Found) -> Result<(),
         Err(e) => return Err(QgaError::call_failed("realpath", devpath, e)),
     };
     found.name.get_or_insert_with(|| basename(&syspath));
-    if is_virtual(&syspath) {
+    if is_virtual(roots, &syspath) {
         walk_slaves(roots, &syspath, found)
     } else {
         describe_real(roots, &syspath, found)
@@ -89,12 +106,14 @@ fn describe_real(roots: &SystemRoots, syspath: &str, found: &mut Found) -> Resul
         disk.dev = device.devnode();
         disk.serial = device.property("ID_SERIAL").filter(|s| !s.is_empty());
     }
-    let has_hardware_info = if syspath.contains("/devices/pci") {
-        describe_pci(syspath, &mut disk)?
-    } else if syspath.contains("/devices/css") {
-        describe_ccw(syspath, &mut disk)
-    } else if syspath.contains("/virtio") {
-        describe_nonpci_virtio(syspath, &mut disk)
+    let start = below_root(roots, syspath);
+    let relative = &syspath[start..];
+    let has_hardware_info = if relative.contains("/devices/pci") {
+        describe_pci(syspath, start, &mut disk)?
+    } else if relative.contains("/devices/css") {
+        describe_ccw(relative, &mut disk)
+    } else if relative.contains("/virtio") {
+        describe_nonpci_virtio(relative, &mut disk)
     } else {
         false
     };
@@ -196,9 +215,9 @@ fn pci_root_and_device(text: &str) -> Option<([u32; 4], usize)> {
 
 /// After `/target`: `%*u:%*u:%*u/%*u:%u:%u:%u`, the SCSI channel, target
 /// and LUN of the device.
-fn scsi_address(syspath: &str) -> Option<[u32; 3]> {
-    let at = syspath.find("/target")?;
-    let mut s = Scanner::new(&syspath[at + 7..]);
+fn scsi_address(relative: &str) -> Option<[u32; 3]> {
+    let at = relative.find("/target")?;
+    let mut s = Scanner::new(&relative[at + 7..]);
     s.unsigned(10)?;
     s.literal(b':')?;
     s.unsigned(10)?;
@@ -246,9 +265,12 @@ fn host_numbers(dir: &str, ata: bool) -> Result<Vec<u32>, QgaError> {
 
 /// A disk behind a PCI controller. The controller is the first device on
 /// the path, going down, whose driver qemu-ga knows; its address is
-/// reported even when the bus details cannot be worked out.
-fn describe_pci(syspath: &str, disk: &mut DiskAddress) -> Result<bool, QgaError> {
-    let Some(at) = syspath.find("/devices/pci") else {
+/// reported even when the bus details cannot be worked out. `start` is
+/// where the part below the sysfs root begins; offsets are in `syspath`.
+fn describe_pci(syspath: &str, start: usize, disk: &mut DiskAddress) -> Result<bool, QgaError> {
+    let relative = &syspath[start..];
+    let find = |marker: &str| relative.find(marker).map(|at| start + at);
+    let Some(at) = find("/devices/pci") else {
         return Ok(false);
     };
     let Some((mut pci, len)) = pci_root_and_device(&syspath[at + 12..]) else {
@@ -269,11 +291,11 @@ fn describe_pci(syspath: &str, disk: &mut DiskAddress) -> Result<bool, QgaError>
             None => return Ok(false),
         }
     };
-    let target = scsi_address(syspath);
+    let target = scsi_address(relative);
     // "/ata<N>" for libata controllers, else "/host<N>".
-    let (host_at, ata) = match syspath.find("/ata") {
+    let (host_at, ata) = match find("/ata") {
         Some(at) => (Some((at, at + 4)), true),
-        None => (syspath.find("/host").map(|at| (at, at + 5)), false),
+        None => (find("/host").map(|at| (at, at + 5)), false),
     };
     let mut host = None;
     let mut hosts = Vec::new();
@@ -333,11 +355,11 @@ fn describe_pci(syspath: &str, disk: &mut DiskAddress) -> Result<bool, QgaError>
 
 /// An s390 channel I/O device: `/devices/css<N>/<cssid>.<ssid>.<subchno>/
 /// <x>.<y>.<devno>/`.
-fn describe_ccw(syspath: &str, disk: &mut DiskAddress) -> bool {
-    let Some(at) = syspath.find("/devices/css") else {
+fn describe_ccw(relative: &str, disk: &mut DiskAddress) -> bool {
+    let Some(at) = relative.find("/devices/css") else {
         return false;
     };
-    let rest = &syspath[at + 12..];
+    let rest = &relative[at + 12..];
     let parse = || {
         let mut s = Scanner::new(rest);
         s.unsigned(16)?;
@@ -365,17 +387,17 @@ fn describe_ccw(syspath: &str, disk: &mut DiskAddress) -> bool {
         devno: devno.into(),
     });
     if rest.contains("/virtio") {
-        describe_nonpci_virtio(syspath, disk);
+        describe_nonpci_virtio(relative, disk);
     }
     true
 }
 
 /// A virtio disk not on PCI (s390, virtio-mmio).
-fn describe_nonpci_virtio(syspath: &str, disk: &mut DiskAddress) -> bool {
-    if !syspath.contains("/virtio") || !syspath.contains("/block") {
+fn describe_nonpci_virtio(relative: &str, disk: &mut DiskAddress) -> bool {
+    if !relative.contains("/virtio") || !relative.contains("/block") {
         return false;
     }
-    match scsi_address(syspath) {
+    match scsi_address(relative) {
         Some([bus, target, unit]) => {
             disk.bus_type = BusType::Scsi;
             disk.bus = bus.into();
@@ -631,6 +653,28 @@ mod tests {
         let found = walk_dev(&f, 0, 99);
         assert_eq!(found.name.as_deref(), Some("0:99"));
         assert!(found.disks.is_empty());
+    }
+
+    #[test]
+    fn markers_in_the_root_path_do_not_count() {
+        // sysfs of a host mounted into a container at .../hostroot/sys: the
+        // "/host" of the root must not be taken for a SCSI host.
+        let f = Fixture::new("blk-root-markers");
+        let mut roots = f.roots();
+        roots.sysfs = f.path("hostroot/ata9/virtio7/sys");
+        let ctl = "hostroot/ata9/virtio7/sys/devices/pci0000:00/0000:00:1f.2";
+        f.dir("hostroot/ata9/virtio7/sys/bus/pci/drivers/ahci");
+        f.link(
+            &format!("{ctl}/driver"),
+            f.path("hostroot/ata9/virtio7/sys/bus/pci/drivers/ahci"),
+        );
+        f.dir(&format!("{ctl}/ata1")).dir(&format!("{ctl}/ata2"));
+        let sda = format!("{ctl}/ata2/host1/target1:0:0/1:0:0:0/block/sda");
+        f.file(&format!("{sda}/uevent"), "MAJOR=8\nMINOR=0\nDEVNAME=sda\n");
+        let mut found = Found::default();
+        walk(&roots, &f.path(&sda).display().to_string(), &mut found).unwrap();
+        let disk = only_disk(found);
+        assert_eq!((disk.bus_type, disk.unit), (BusType::Sata, 1));
     }
 
     #[test]

@@ -29,7 +29,7 @@ pub fn get_disks(roots: &SystemRoots) -> Result<Vec<Disk>, QgaError> {
         };
         let address = std::fs::canonicalize(&disk_dir)
             .ok()
-            .filter(|p| !block_devices::is_virtual(&p.to_string_lossy()))
+            .filter(|p| !block_devices::is_virtual(roots, &p.to_string_lossy()))
             .and_then(|_| address_of(roots, &disk_dir));
         disks.push(Disk {
             name: devnode.clone(),
