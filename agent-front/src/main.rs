@@ -8,6 +8,7 @@ mod dispatch;
 mod fdio;
 mod json;
 mod link;
+mod qbase64;
 mod sandbox;
 mod seccomp_rules;
 mod serve;

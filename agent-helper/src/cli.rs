@@ -1,7 +1,7 @@
 //! The command line, following qemu-ga's so existing unit files and habits
 //! carry over. Every mistake is one line on stderr and exit status 1.
 
-use crate::ops::system_roots::SystemRoots;
+use crate::system::{Program, SystemPaths};
 use std::path::PathBuf;
 
 pub const DEFAULT_VIRTIO_PATH: &str = "/dev/virtio-ports/org.qemu.guest_agent.0";
@@ -35,7 +35,7 @@ pub struct RunOptions {
     pub front_path: Option<PathBuf>,
     pub seccomp: SeccompMode,
     pub sandbox_selftest: bool,
-    pub roots: SystemRoots,
+    pub system: SystemPaths,
 }
 
 #[derive(Debug)]
@@ -69,7 +69,12 @@ Privilege-separated QEMU guest agent (qemu-ga compatible).
                           for bringing the agent up on a new distribution)
       --sandbox-selftest  every front makes one forbidden syscall right after
                           sandboxing: it must die by SIGSYS (and be restarted)
+      --program NAME=FILE run FILE for NAME (chpasswd, shutdown, systemctl,
+                          pm-is-supported, pm-hibernate, pm-suspend,
+                          pm-suspend-hybrid) instead of the installed one
       --sysfs-root DIR    where sysfs is mounted (default /sys)
+      --password-root DIR change passwords in DIR/etc/shadow (chpasswd -R)
+                          instead of the system's own
       --procfs-root DIR   where procfs is mounted (default /proc)
       --udev-data-dir DIR udev's device database (default /run/udev/data)
 ";
@@ -102,7 +107,9 @@ const OPTIONS: &[(&str, &str, bool)] = &[
     ("", "front-path", true),
     ("", "seccomp", true),
     ("", "sandbox-selftest", false),
+    ("", "program", true),
     ("", "sysfs-root", true),
+    ("", "password-root", true),
     ("", "procfs-root", true),
     ("", "udev-data-dir", true),
 ];
@@ -171,7 +178,7 @@ fn build(values: Vec<(&'static str, Option<String>)>) -> Result<Command, String>
     let mut front_path = None;
     let mut seccomp = SeccompMode::Kill;
     let mut sandbox_selftest = false;
-    let mut roots = SystemRoots::default();
+    let mut system = SystemPaths::default();
     for (name, value) in values {
         let value = value.unwrap_or_default();
         match name {
@@ -209,9 +216,20 @@ fn build(values: Vec<(&'static str, Option<String>)>) -> Result<Command, String>
                 }
             }
             "sandbox-selftest" => sandbox_selftest = true,
-            "sysfs-root" => roots.sysfs = absolute_dir("sysfs-root", value)?,
-            "procfs-root" => roots.procfs = absolute_dir("procfs-root", value)?,
-            "udev-data-dir" => roots.udev_data = absolute_dir("udev-data-dir", value)?,
+            "program" => {
+                let (program, file) = value
+                    .split_once('=')
+                    .ok_or_else(|| format!("--program '{value}' is not NAME=FILE"))?;
+                let program = Program::from_name(program)
+                    .ok_or_else(|| format!("--program: unknown program '{program}'"))?;
+                system
+                    .program_overrides
+                    .push((program, absolute("program", file)?));
+            }
+            "sysfs-root" => system.sysfs_root = absolute("sysfs-root", &value)?,
+            "password-root" => system.password_root = Some(absolute("password-root", &value)?),
+            "procfs-root" => system.procfs_root = absolute("procfs-root", &value)?,
+            "udev-data-dir" => system.udev_data_dir = absolute("udev-data-dir", &value)?,
             _ => unreachable!("every option in OPTIONS is handled"),
         }
     }
@@ -232,13 +250,13 @@ fn build(values: Vec<(&'static str, Option<String>)>) -> Result<Command, String>
         front_path,
         seccomp,
         sandbox_selftest,
-        roots,
+        system,
     })))
 }
 
-fn absolute_dir(option: &str, value: String) -> Result<PathBuf, String> {
+fn absolute(option: &str, value: &str) -> Result<PathBuf, String> {
     if !value.starts_with('/') {
-        return Err(format!("{option} '{value}' must be an absolute path"));
+        return Err(format!("--{option} '{value}' must be an absolute path"));
     }
     Ok(PathBuf::from(value))
 }
@@ -264,10 +282,30 @@ mod tests {
         assert!(o.verbose);
         let o = run(&[]).unwrap();
         assert_eq!(o.path, PathBuf::from(DEFAULT_VIRTIO_PATH));
-        assert_eq!(o.roots, SystemRoots::default());
-        let o = run(&["--sysfs-root", "/t/sys", "--procfs-root=/t/proc"]).unwrap();
-        assert_eq!(o.roots.sysfs, PathBuf::from("/t/sys"));
-        assert_eq!(o.roots.procfs, PathBuf::from("/t/proc"));
+        assert_eq!(o.system.sysfs_root, PathBuf::from("/sys"));
+        assert_eq!(o.system.password_root, None);
+    }
+
+    #[test]
+    fn system_paths() {
+        let o = run(&[
+            "--program=shutdown=/t/record",
+            "--sysfs-root",
+            "/t/sys",
+            "--password-root=/t/root",
+            "--procfs-root=/t/proc",
+            "--udev-data-dir",
+            "/t/udev",
+        ])
+        .unwrap();
+        assert_eq!(
+            o.system.program_overrides,
+            [(Program::Shutdown, PathBuf::from("/t/record"))]
+        );
+        assert_eq!(o.system.sysfs_root, PathBuf::from("/t/sys"));
+        assert_eq!(o.system.password_root, Some(PathBuf::from("/t/root")));
+        assert_eq!(o.system.procfs_root, PathBuf::from("/t/proc"));
+        assert_eq!(o.system.udev_data_dir, PathBuf::from("/t/udev"));
     }
 
     #[test]
@@ -284,12 +322,20 @@ mod tests {
             ),
             (&["-p"][..], "option '--path' requires an argument"),
             (
-                &["-t", "rel"][..],
-                "statedir 'rel' must be an absolute path",
+                &["--program", "rm=/bin/rm"][..],
+                "--program: unknown program 'rm'",
+            ),
+            (
+                &["--program", "shutdown"][..],
+                "--program 'shutdown' is not NAME=FILE",
             ),
             (
                 &["--sysfs-root", "sys"][..],
-                "sysfs-root 'sys' must be an absolute path",
+                "--sysfs-root 'sys' must be an absolute path",
+            ),
+            (
+                &["-t", "rel"][..],
+                "statedir 'rel' must be an absolute path",
             ),
             (
                 &["-d"][..],

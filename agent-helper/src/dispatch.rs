@@ -3,7 +3,7 @@
 //! one operation. The front is not trusted: everything is checked here again.
 
 use crate::ops;
-use crate::ops::system_roots::SystemRoots;
+use crate::system::SystemPaths;
 use policy::Policy;
 use protocol::commands::{self, Availability};
 use protocol::error::DisabledReason;
@@ -15,8 +15,10 @@ use protocol::QgaError;
 pub struct Context {
     pub policy: Policy,
     pub frozen: bool,
-    /// Where the operations read kernel state.
-    pub roots: SystemRoots,
+    /// Where operations find programs, sysfs and the account files.
+    pub system: SystemPaths,
+    /// Open guest-file handles; they outlive any one front.
+    pub files: ops::files::FileTable,
 }
 
 pub fn handle(request: HelperRequest, ctx: &mut Context) -> Result<HelperReply, QgaError> {
@@ -50,30 +52,65 @@ pub fn handle(request: HelperRequest, ctx: &mut Context) -> Result<HelperReply, 
         } else {
             GuestFsfreezeStatus::Thawed
         })),
-        HelperRequest::GetVcpus => ops::cpu::get_vcpus(&ctx.roots).map(HelperReply::Vcpus),
+        HelperRequest::SetUserPassword {
+            username,
+            password,
+            crypted,
+        } => ops::password::set_user_password(&ctx.system, &username, &password, crypted)
+            .map(|()| HelperReply::PasswordSet),
+        HelperRequest::Shutdown(mode) => {
+            ops::power::shutdown(&ctx.system, mode).map(|()| HelperReply::PowerActionStarted)
+        }
+        HelperRequest::Suspend(mode) => {
+            ops::power::suspend(&ctx.system, mode).map(|()| HelperReply::PowerActionStarted)
+        }
+        HelperRequest::SetTime { time_ns } => {
+            ops::time::set_time(time_ns).map(|()| HelperReply::Done)
+        }
+        HelperRequest::FileOpen { path, mode } => {
+            ctx.files.open(&path, mode).map(HelperReply::FileHandle)
+        }
+        HelperRequest::FileClose { handle } => ctx.files.close(handle).map(|()| HelperReply::Done),
+        HelperRequest::FileRead { handle, count } => ctx
+            .files
+            .read(handle, count)
+            .map(|(data, eof)| HelperReply::FileData { data, eof }),
+        HelperRequest::FileWrite { handle, data } => {
+            ctx.files.write(handle, &data).map(HelperReply::FileWritten)
+        }
+        HelperRequest::FileSeek {
+            handle,
+            offset,
+            whence,
+        } => ctx
+            .files
+            .seek(handle, offset, whence)
+            .map(HelperReply::FilePosition),
+        HelperRequest::FileFlush { handle } => ctx.files.flush(handle).map(|()| HelperReply::Done),
+        HelperRequest::GetVcpus => ops::cpu::get_vcpus(&ctx.system).map(HelperReply::Vcpus),
         HelperRequest::SetVcpus(changes) => {
             within_limit(changes.len(), MAX_VCPUS_PER_REQUEST)?;
-            ops::cpu::set_vcpus(&ctx.roots, &changes).map(HelperReply::VcpusProcessed)
+            ops::cpu::set_vcpus(&ctx.system, &changes).map(HelperReply::VcpusProcessed)
         }
         HelperRequest::GetMemoryBlocks => {
-            ops::memory::get_memory_blocks(&ctx.roots).map(HelperReply::MemoryBlocks)
+            ops::memory::get_memory_blocks(&ctx.system).map(HelperReply::MemoryBlocks)
         }
         HelperRequest::SetMemoryBlocks(changes) => {
             within_limit(changes.len(), MAX_MEMORY_BLOCKS_PER_REQUEST)?;
             Ok(HelperReply::MemoryBlockResults(
-                ops::memory::set_memory_blocks(&ctx.roots, &changes),
+                ops::memory::set_memory_blocks(&ctx.system, &changes),
             ))
         }
         HelperRequest::GetMemoryBlockInfo => {
-            ops::memory::get_memory_block_info(&ctx.roots).map(HelperReply::MemoryBlockSize)
+            ops::memory::get_memory_block_info(&ctx.system).map(HelperReply::MemoryBlockSize)
         }
         HelperRequest::NetworkGetInterfaces => {
-            ops::network::get_interfaces(&ctx.roots).map(HelperReply::NetworkInterfaces)
+            ops::network::get_interfaces(&ctx.system).map(HelperReply::NetworkInterfaces)
         }
         HelperRequest::GetFsinfo => {
-            ops::fsinfo::get_fsinfo(&ctx.roots).map(HelperReply::Filesystems)
+            ops::fsinfo::get_fsinfo(&ctx.system).map(HelperReply::Filesystems)
         }
-        HelperRequest::GetDisks => ops::disks::get_disks(&ctx.roots).map(HelperReply::Disks),
+        HelperRequest::GetDisks => ops::disks::get_disks(&ctx.system).map(HelperReply::Disks),
     }
 }
 

@@ -1,30 +1,43 @@
-//! Debian's qemu-ga, the reference implementation, started on a unix socket
-//! in a private directory so differential tests can send it the same
-//! requests as this agent.
+//! Debian's qemu-ga, the reference implementation, run side by side with
+//! this agent: started on a unix socket in a private directory (its own
+//! statedir, pidfile and log), spoken to with the same `Client`, stopped
+//! on drop. Differential tests send both agents the same requests and
+//! compare the replies.
 
 use crate::{Client, TempDir};
-use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// Where Debian installs it.
 pub const QEMU_GA: &str = "/usr/sbin/qemu-ga";
 
 pub struct QemuGa {
+    /// Its statedir; also holds the socket, pidfile and log.
     pub dir: TempDir,
-    socket: PathBuf,
+    pub socket: PathBuf,
+    pub log: PathBuf,
     child: Child,
-    client: Option<Client>,
 }
 
 impl QemuGa {
-    pub fn start() -> QemuGa {
+    /// Whether the reference agent is installed (the tests that need it
+    /// fail with a clear message when it is not).
+    pub fn installed() -> bool {
+        Path::new(QEMU_GA).exists()
+    }
+
+    /// Starts qemu-ga in the foreground with `extra_args` (for example
+    /// `["-b", "guest-ping"]`) and waits until its socket accepts.
+    pub fn start(extra_args: &[&str]) -> QemuGa {
+        crate::require_root();
         assert!(
-            Path::new(QEMU_GA).exists(),
-            "{QEMU_GA} missing: install qemu-guest-agent (see .ci/run)"
+            Self::installed(),
+            "{QEMU_GA} missing: install Debian's qemu-guest-agent package"
         );
         let dir = TempDir::new("qemu-ga");
         let socket = dir.0.join("qga.sock");
+        let log = dir.0.join("qemu-ga.log");
         let child = Command::new(QEMU_GA)
             .args(["-m", "unix-listen", "-p"])
             .arg(&socket)
@@ -33,41 +46,58 @@ impl QemuGa {
             .arg("-f")
             .arg(dir.0.join("qemu-ga.pid"))
             .arg("-l")
-            .arg(dir.0.join("qemu-ga.log"))
+            .arg(&log)
+            .args(extra_args)
             .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
             .spawn()
             .expect("start qemu-ga");
-        let mut ga = QemuGa {
+        let mut agent = QemuGa {
             dir,
             socket,
+            log,
             child,
-            client: None,
         };
+        agent.wait_ready();
+        agent
+    }
+
+    fn wait_ready(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(10);
-        while !ga.socket.exists() {
-            if let Ok(Some(status)) = ga.child.try_wait() {
-                panic!("qemu-ga exited early: {status}");
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("qemu-ga exited early: {status}\n{}", self.log_text());
             }
-            assert!(Instant::now() < deadline, "qemu-ga did not come up");
+            if std::os::unix::net::UnixStream::connect(&self.socket).is_ok() {
+                return;
+            }
             std::thread::sleep(Duration::from_millis(20));
         }
-        ga.client = Some(Client::connect(&ga.socket));
-        ga
+        panic!("qemu-ga did not come up\n{}", self.log_text());
     }
 
-    /// Sends one request on the one connection and returns the reply.
-    pub fn request(&mut self, request: &str) -> Value {
-        self.client.as_mut().expect("connected").request(request)
+    /// A host connection. qemu-ga serves one at a time: drop the previous
+    /// one first.
+    pub fn connect(&self) -> Client {
+        Client::connect(&self.socket)
     }
 
-    /// Stops qemu-ga (dropping it does the same).
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Stops it (SIGTERM, then SIGKILL after 5 s).
     pub fn stop(self) {}
 }
 
 impl Drop for QemuGa {
     fn drop(&mut self) {
-        self.client = None;
-        // SAFETY: kill on our own child.
+        // SAFETY: signalling our own child.
         unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
         let deadline = Instant::now() + Duration::from_secs(5);
         while Instant::now() < deadline {

@@ -11,19 +11,21 @@ use tests::{Agent, Client};
 const POLICY: &str = r#"default = "allow""#;
 
 struct Both {
-    reference: QemuGa,
-    _agent: Agent,
+    reference: Client,
     ours: Client,
+    _qemu_ga: QemuGa,
+    _agent: Agent,
 }
 
 impl Both {
     fn start() -> Both {
         let agent = Agent::start(POLICY);
-        let ours = agent.connect();
+        let qemu_ga = QemuGa::start(&[]);
         Both {
-            reference: QemuGa::start(),
+            reference: qemu_ga.connect(),
+            ours: agent.connect(),
+            _qemu_ga: qemu_ga,
             _agent: agent,
-            ours,
         }
     }
 

@@ -7,7 +7,7 @@
 
 use super::os::errno;
 use super::scan::Scanner;
-use super::system_roots::SystemRoots;
+use crate::system::SystemPaths;
 use protocol::qga::GuestDiskBusType as BusType;
 use protocol::system::{CcwAddress, DiskAddress, PciAddress};
 use protocol::QgaError;
@@ -46,8 +46,8 @@ fn realpath(path: &str) -> Result<String, i32> {
 /// Where the part of `syspath` below the sysfs root starts. qemu-ga looks
 /// for markers such as `/devices/pci` or `/host` anywhere in the path; with
 /// sysfs elsewhere than /sys only the part below the root may count.
-fn below_root(roots: &SystemRoots, syspath: &str) -> usize {
-    let Ok(root) = std::fs::canonicalize(&roots.sysfs) else {
+fn below_root(paths: &SystemPaths, syspath: &str) -> usize {
+    let Ok(root) = std::fs::canonicalize(&paths.sysfs_root) else {
         return 0;
     };
     let root = root.to_string_lossy();
@@ -60,12 +60,12 @@ fn below_root(roots: &SystemRoots, syspath: &str) -> usize {
 
 /// Whether a resolved sysfs path is a virtual block device (device-mapper,
 /// md, loop, zram).
-pub fn is_virtual(roots: &SystemRoots, syspath: &str) -> bool {
-    syspath[below_root(roots, syspath)..].contains("/devices/virtual/block/")
+pub fn is_virtual(paths: &SystemPaths, syspath: &str) -> bool {
+    syspath[below_root(paths, syspath)..].contains("/devices/virtual/block/")
 }
 
 /// Walks the device at `devpath` (a sysfs path, possibly a symlink).
-pub fn walk(roots: &SystemRoots, devpath: &str, found: &mut Found) -> Result<(), QgaError> {
+pub fn walk(paths: &SystemPaths, devpath: &str, found: &mut Found) -> Result<(), QgaError> {
     let syspath = match realpath(devpath) {
         Ok(p) => p,
         // A device node the container does not show: name only.
@@ -76,14 +76,14 @@ pub fn walk(roots: &SystemRoots, devpath: &str, found: &mut Found) -> Result<(),
         Err(e) => return Err(QgaError::call_failed("realpath", devpath, e)),
     };
     found.name.get_or_insert_with(|| basename(&syspath));
-    if is_virtual(roots, &syspath) {
-        walk_slaves(roots, &syspath, found)
+    if is_virtual(paths, &syspath) {
+        walk_slaves(paths, &syspath, found)
     } else {
-        describe_real(roots, &syspath, found)
+        describe_real(paths, &syspath, found)
     }
 }
 
-fn walk_slaves(roots: &SystemRoots, syspath: &str, found: &mut Found) -> Result<(), QgaError> {
+fn walk_slaves(paths: &SystemPaths, syspath: &str, found: &mut Found) -> Result<(), QgaError> {
     let dir_path = format!("{syspath}/slaves");
     let entries = match std::fs::read_dir(&dir_path) {
         Ok(entries) => entries,
@@ -94,19 +94,19 @@ fn walk_slaves(roots: &SystemRoots, syspath: &str, found: &mut Found) -> Result<
         let entry = entry.map_err(|e| QgaError::call_failed("readdir", &dir_path, errno(&e)))?;
         if entry.file_type().is_ok_and(|t| t.is_symlink()) {
             let slave = format!("{syspath}/slaves/{}", entry.file_name().to_string_lossy());
-            walk(roots, &slave, found)?;
+            walk(paths, &slave, found)?;
         }
     }
     Ok(())
 }
 
-fn describe_real(roots: &SystemRoots, syspath: &str, found: &mut Found) -> Result<(), QgaError> {
+fn describe_real(paths: &SystemPaths, syspath: &str, found: &mut Found) -> Result<(), QgaError> {
     let mut disk = DiskAddress::unknown();
-    if let Some(device) = UdevDevice::read(roots, syspath) {
+    if let Some(device) = UdevDevice::read(paths, syspath) {
         disk.dev = device.devnode();
         disk.serial = device.property("ID_SERIAL").filter(|s| !s.is_empty());
     }
-    let start = below_root(roots, syspath);
+    let start = below_root(paths, syspath);
     let relative = &syspath[start..];
     let has_hardware_info = if relative.contains("/devices/pci") {
         describe_pci(syspath, start, &mut disk)?
@@ -125,15 +125,15 @@ fn describe_real(roots: &SystemRoots, syspath: &str, found: &mut Found) -> Resul
 
 /// The device node of a block device (`/dev/` + DEVNAME), resolving the
 /// sysfs path first; None when there is none.
-pub fn devnode_of(roots: &SystemRoots, path: &str) -> Option<String> {
+pub fn devnode_of(paths: &SystemPaths, path: &str) -> Option<String> {
     let syspath = realpath(path).ok()?;
-    UdevDevice::read(roots, &syspath)?.devnode()
+    UdevDevice::read(paths, &syspath)?.devnode()
 }
 
 /// A udev property (such as DM_NAME) of a block device.
-pub fn udev_property_of(roots: &SystemRoots, path: &str, key: &str) -> Option<String> {
+pub fn udev_property_of(paths: &SystemPaths, path: &str, key: &str) -> Option<String> {
     let syspath = realpath(path).ok()?;
-    UdevDevice::read(roots, &syspath)?.property(key)
+    UdevDevice::read(paths, &syspath)?.property(key)
 }
 
 /// What libudev reports for a device: the kernel's `uevent` keys plus the
@@ -145,7 +145,7 @@ struct UdevDevice {
 }
 
 impl UdevDevice {
-    fn read(roots: &SystemRoots, syspath: &str) -> Option<UdevDevice> {
+    fn read(paths: &SystemPaths, syspath: &str) -> Option<UdevDevice> {
         let uevent = std::fs::read_to_string(format!("{syspath}/uevent")).ok()?;
         let uevent: Vec<(String, String)> = uevent
             .lines()
@@ -155,7 +155,7 @@ impl UdevDevice {
         let value = |key: &str| uevent.iter().find(|(k, _)| k == key).map(|(_, v)| v);
         let database = match (value("MAJOR"), value("MINOR")) {
             (Some(major), Some(minor)) => {
-                std::fs::read_to_string(roots.udev_data.join(format!("b{major}:{minor}")))
+                std::fs::read_to_string(paths.udev_data_dir.join(format!("b{major}:{minor}")))
                     .unwrap_or_default()
                     .lines()
                     .filter_map(|l| l.strip_prefix("E:")?.split_once('='))
@@ -435,11 +435,11 @@ mod tests {
     }
 
     fn walk_dev(f: &Fixture, major: u32, minor: u32) -> Found {
-        let roots = f.roots();
+        let paths = f.paths();
         let mut found = Found::default();
         walk(
-            &roots,
-            &roots.sys(&format!("dev/block/{major}:{minor}")),
+            &paths,
+            &paths.sys(&format!("dev/block/{major}:{minor}")),
             &mut found,
         )
         .unwrap();
@@ -660,8 +660,8 @@ mod tests {
         // sysfs of a host mounted into a container at .../hostroot/sys: the
         // "/host" of the root must not be taken for a SCSI host.
         let f = Fixture::new("blk-root-markers");
-        let mut roots = f.roots();
-        roots.sysfs = f.path("hostroot/ata9/virtio7/sys");
+        let mut paths = f.paths();
+        paths.sysfs_root = f.path("hostroot/ata9/virtio7/sys");
         let ctl = "hostroot/ata9/virtio7/sys/devices/pci0000:00/0000:00:1f.2";
         f.dir("hostroot/ata9/virtio7/sys/bus/pci/drivers/ahci");
         f.link(
@@ -672,7 +672,7 @@ mod tests {
         let sda = format!("{ctl}/ata2/host1/target1:0:0/1:0:0:0/block/sda");
         f.file(&format!("{sda}/uevent"), "MAJOR=8\nMINOR=0\nDEVNAME=sda\n");
         let mut found = Found::default();
-        walk(&roots, &f.path(&sda).display().to_string(), &mut found).unwrap();
+        walk(&paths, &f.path(&sda).display().to_string(), &mut found).unwrap();
         let disk = only_disk(found);
         assert_eq!((disk.bus_type, disk.unit), (BusType::Sata, 1));
     }

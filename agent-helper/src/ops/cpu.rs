@@ -6,14 +6,14 @@
 
 use super::os::{errno, open_at, open_dir, read_first_byte};
 use super::scan::Scanner;
-use super::system_roots::SystemRoots;
+use crate::system::SystemPaths;
 use protocol::system::{Vcpu, VcpuChange};
 use protocol::QgaError;
 use std::os::unix::fs::FileExt;
 
 /// qemu-ga's path for a CPU, trailing slash included (its messages show it).
-fn cpu_dir(roots: &SystemRoots, logical_id: i64) -> String {
-    roots.sys(&format!("devices/system/cpu/cpu{logical_id}/"))
+fn cpu_dir(paths: &SystemPaths, logical_id: i64) -> String {
+    paths.sys(&format!("devices/system/cpu/cpu{logical_id}/"))
 }
 
 /// The id in a directory entry named like `cpu3`, read as `sscanf("cpu%ld")`
@@ -22,8 +22,8 @@ fn logical_id_of(entry_name: &str) -> Option<i64> {
     Scanner::new(entry_name.strip_prefix("cpu")?).long(10)
 }
 
-pub fn get_vcpus(roots: &SystemRoots) -> Result<Vec<Vcpu>, QgaError> {
-    let cpus = roots.sys("devices/system/cpu");
+pub fn get_vcpus(paths: &SystemPaths) -> Result<Vec<Vcpu>, QgaError> {
+    let cpus = paths.sys("devices/system/cpu");
     let entries =
         std::fs::read_dir(&cpus).map_err(|e| QgaError::list_entries_failed(&cpus, errno(&e)))?;
     let mut vcpus = Vec::new();
@@ -32,14 +32,14 @@ pub fn get_vcpus(roots: &SystemRoots) -> Result<Vec<Vcpu>, QgaError> {
         let Ok(entry) = entry else { break };
         let name = entry.file_name();
         if let Some(id) = logical_id_of(&name.to_string_lossy()) {
-            vcpus.push(read_vcpu(roots, id)?);
+            vcpus.push(read_vcpu(paths, id)?);
         }
     }
     Ok(vcpus)
 }
 
-fn read_vcpu(roots: &SystemRoots, logical_id: i64) -> Result<Vcpu, QgaError> {
-    let dir_path = cpu_dir(roots, logical_id);
+fn read_vcpu(paths: &SystemPaths, logical_id: i64) -> Result<Vcpu, QgaError> {
+    let dir_path = cpu_dir(paths, logical_id);
     let dir = open_dir(&dir_path).map_err(|e| QgaError::call_failed("open", &dir_path, e))?;
     let online_path = format!("{dir_path}/online");
     match open_at(&dir, "online", libc::O_RDONLY) {
@@ -58,10 +58,10 @@ fn read_vcpu(roots: &SystemRoots, logical_id: i64) -> Result<Vcpu, QgaError> {
 }
 
 /// How many entries were processed, in order, up to the first failure.
-pub fn set_vcpus(roots: &SystemRoots, changes: &[VcpuChange]) -> Result<i64, QgaError> {
+pub fn set_vcpus(paths: &SystemPaths, changes: &[VcpuChange]) -> Result<i64, QgaError> {
     let mut processed = 0;
     for change in changes {
-        if let Err(e) = set_vcpu(roots, change) {
+        if let Err(e) = set_vcpu(paths, change) {
             if processed == 0 {
                 return Err(e);
             }
@@ -72,8 +72,8 @@ pub fn set_vcpus(roots: &SystemRoots, changes: &[VcpuChange]) -> Result<i64, Qga
     Ok(processed)
 }
 
-fn set_vcpu(roots: &SystemRoots, change: &VcpuChange) -> Result<(), QgaError> {
-    let dir_path = cpu_dir(roots, change.logical_id);
+fn set_vcpu(paths: &SystemPaths, change: &VcpuChange) -> Result<(), QgaError> {
+    let dir_path = cpu_dir(paths, change.logical_id);
     let dir = open_dir(&dir_path).map_err(|e| QgaError::call_failed("open", &dir_path, e))?;
     let online_path = format!("{dir_path}/online");
     match open_at(&dir, "online", libc::O_RDWR) {
@@ -118,7 +118,7 @@ mod tests {
     #[test]
     fn lists_every_cpu_with_its_state() {
         let f = machine();
-        let mut vcpus = get_vcpus(&f.roots()).unwrap();
+        let mut vcpus = get_vcpus(&f.paths()).unwrap();
         vcpus.sort_by_key(|v| v.logical_id);
         let summary: Vec<_> = vcpus
             .iter()
@@ -136,7 +136,7 @@ mod tests {
         // A directory where the attribute should be: open works, pread fails.
         std::fs::remove_file(f.path("sys/devices/system/cpu/cpu1/online")).unwrap();
         f.dir("sys/devices/system/cpu/cpu1/online");
-        let err = get_vcpus(&f.roots()).unwrap_err();
+        let err = get_vcpus(&f.paths()).unwrap_err();
         let path = format!(
             "{}/devices/system/cpu/cpu1//online",
             f.path("sys").display()
@@ -144,10 +144,10 @@ mod tests {
         assert_eq!(err.desc, format!("pread(\"{path}\"): Is a directory"));
         std::fs::remove_dir(f.path("sys/devices/system/cpu/cpu1/online")).unwrap();
         f.file("sys/devices/system/cpu/cpu1/online", "");
-        let err = get_vcpus(&f.roots()).unwrap_err();
+        let err = get_vcpus(&f.paths()).unwrap_err();
         assert_eq!(err.desc, format!("pread(\"{path}\"): unexpected EOF"));
         let missing = Fixture::new("cpu-none");
-        let err = get_vcpus(&missing.roots()).unwrap_err();
+        let err = get_vcpus(&missing.paths()).unwrap_err();
         assert_eq!(
             err.desc,
             format!(
@@ -161,40 +161,40 @@ mod tests {
     fn set_writes_only_what_changes() {
         let f = machine();
         let n = set_vcpus(
-            &f.roots(),
+            &f.paths(),
             &[change(2, true), change(1, true), change(0, true)],
         )
         .unwrap();
         assert_eq!(n, 3);
         assert_eq!(f.read("sys/devices/system/cpu/cpu2/online"), "1\n");
         assert_eq!(f.read("sys/devices/system/cpu/cpu1/online"), "1\n");
-        assert_eq!(set_vcpus(&f.roots(), &[change(1, false)]).unwrap(), 1);
+        assert_eq!(set_vcpus(&f.paths(), &[change(1, false)]).unwrap(), 1);
         assert_eq!(f.read("sys/devices/system/cpu/cpu1/online"), "0\n");
-        assert_eq!(set_vcpus(&f.roots(), &[]).unwrap(), 0);
+        assert_eq!(set_vcpus(&f.paths(), &[]).unwrap(), 0);
     }
 
     #[test]
     fn set_stops_at_the_first_failure() {
         let f = machine();
-        let roots = f.roots();
+        let paths = f.paths();
         let sys = f.path("sys").display().to_string();
         // The first entry fails: qemu-ga's error.
-        let err = set_vcpus(&roots, &[change(9, true), change(2, true)]).unwrap_err();
+        let err = set_vcpus(&paths, &[change(9, true), change(2, true)]).unwrap_err();
         assert_eq!(
             err.desc,
             format!("open(\"{sys}/devices/system/cpu/cpu9/\"): No such file or directory")
         );
         assert_eq!(f.read("sys/devices/system/cpu/cpu2/online"), "0\n");
-        let err = set_vcpus(&roots, &[change(0, false)]).unwrap_err();
+        let err = set_vcpus(&paths, &[change(0, false)]).unwrap_err();
         assert_eq!(err.desc, "logical processor #0 can't be offlined");
-        let err = set_vcpus(&roots, &[change(-1, true)]).unwrap_err();
+        let err = set_vcpus(&paths, &[change(-1, true)]).unwrap_err();
         assert_eq!(
             err.desc,
             format!("open(\"{sys}/devices/system/cpu/cpu-1/\"): No such file or directory")
         );
         // A later entry fails: the count so far, no error, nothing after it.
         let n = set_vcpus(
-            &roots,
+            &paths,
             &[change(2, true), change(0, false), change(1, false)],
         )
         .unwrap();
@@ -210,7 +210,7 @@ mod tests {
         // write, as the kernel refuses to offline a busy CPU.
         std::fs::remove_file(f.path("sys/devices/system/cpu/cpu2/online")).unwrap();
         f.link("sys/devices/system/cpu/cpu2/online", "/dev/full");
-        let err = set_vcpus(&f.roots(), &[change(2, false)]).unwrap_err();
+        let err = set_vcpus(&f.paths(), &[change(2, false)]).unwrap_err();
         assert_eq!(
             err.desc,
             format!(

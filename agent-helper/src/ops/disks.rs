@@ -4,12 +4,12 @@
 
 use super::block_devices::{self, Found};
 use super::os::errno;
-use super::system_roots::SystemRoots;
+use crate::system::SystemPaths;
 use protocol::system::{Disk, DiskAddress};
 use protocol::QgaError;
 
-pub fn get_disks(roots: &SystemRoots) -> Result<Vec<Disk>, QgaError> {
-    let block = roots.sys("block");
+pub fn get_disks(paths: &SystemPaths) -> Result<Vec<Disk>, QgaError> {
+    let block = paths.sys("block");
     let entries = std::fs::read_dir(&block)
         .map_err(|e| QgaError::block_directory_failed(&block, errno(&e)))?;
     let mut disks = Vec::new();
@@ -24,22 +24,22 @@ pub fn get_disks(roots: &SystemRoots) -> Result<Vec<Disk>, QgaError> {
             Ok(size) if size != "0\n" => {}
             _ => continue,
         }
-        let Some(devnode) = block_devices::devnode_of(roots, &disk_dir) else {
+        let Some(devnode) = block_devices::devnode_of(paths, &disk_dir) else {
             continue;
         };
         let address = std::fs::canonicalize(&disk_dir)
             .ok()
-            .filter(|p| !block_devices::is_virtual(roots, &p.to_string_lossy()))
-            .and_then(|_| address_of(roots, &disk_dir));
+            .filter(|p| !block_devices::is_virtual(paths, &p.to_string_lossy()))
+            .and_then(|_| address_of(paths, &disk_dir));
         disks.push(Disk {
             name: devnode.clone(),
             partition: false,
-            dependencies: dependencies(roots, &disk_dir),
+            dependencies: dependencies(paths, &disk_dir),
             address,
-            alias: block_devices::udev_property_of(roots, &disk_dir, "DM_NAME")
+            alias: block_devices::udev_property_of(paths, &disk_dir, "DM_NAME")
                 .filter(|a| !a.is_empty()),
         });
-        disks.extend(partitions(roots, &name, &disk_dir, &devnode));
+        disks.extend(partitions(paths, &name, &disk_dir, &devnode));
     }
     // qemu-ga prepends each disk and partition to its list.
     disks.reverse();
@@ -47,22 +47,22 @@ pub fn get_disks(roots: &SystemRoots) -> Result<Vec<Disk>, QgaError> {
 }
 
 /// The address of a real disk; errors only mean it has none.
-fn address_of(roots: &SystemRoots, disk_dir: &str) -> Option<DiskAddress> {
+fn address_of(paths: &SystemPaths, disk_dir: &str) -> Option<DiskAddress> {
     let mut found = Found::default();
-    block_devices::walk(roots, disk_dir, &mut found).ok()?;
+    block_devices::walk(paths, disk_dir, &mut found).ok()?;
     found.disks.pop()
 }
 
 /// The device nodes of the devices this one is built on (`slaves`), in
 /// qemu-ga's order; None when the directory cannot be read.
-fn dependencies(roots: &SystemRoots, disk_dir: &str) -> Option<Vec<String>> {
+fn dependencies(paths: &SystemPaths, disk_dir: &str) -> Option<Vec<String>> {
     let dir = format!("{disk_dir}/slaves");
     let mut nodes: Vec<String> = std::fs::read_dir(&dir)
         .ok()?
         .flatten()
         .filter_map(|e| {
             let path = format!("{dir}/{}", e.file_name().to_string_lossy());
-            block_devices::devnode_of(roots, &path)
+            block_devices::devnode_of(paths, &path)
         })
         .collect();
     nodes.reverse();
@@ -71,7 +71,7 @@ fn dependencies(roots: &SystemRoots, disk_dir: &str) -> Option<Vec<String>> {
 
 /// Subdirectories named `<disk><N>` or `<disk>p<N>`, each depending on
 /// its disk.
-fn partitions(roots: &SystemRoots, disk_name: &str, disk_dir: &str, devnode: &str) -> Vec<Disk> {
+fn partitions(paths: &SystemPaths, disk_name: &str, disk_dir: &str, devnode: &str) -> Vec<Disk> {
     let Ok(entries) = std::fs::read_dir(disk_dir) else {
         return Vec::new();
     };
@@ -89,7 +89,7 @@ fn partitions(roots: &SystemRoots, disk_name: &str, disk_dir: &str, devnode: &st
         .filter_map(|e| {
             let path = format!("{disk_dir}/{}", e.file_name().to_string_lossy());
             Some(Disk {
-                name: block_devices::devnode_of(roots, &path)?,
+                name: block_devices::devnode_of(paths, &path)?,
                 partition: true,
                 dependencies: Some(vec![devnode.to_string()]),
                 address: None,
@@ -147,7 +147,7 @@ mod tests {
         // Not a symlink: not a disk.
         f.dir("sys/block/stray");
 
-        let disks = get_disks(&f.roots()).unwrap();
+        let disks = get_disks(&f.paths()).unwrap();
         let mut names: Vec<_> = disks.iter().map(|d| d.name.as_str()).collect();
         names.sort_unstable();
         assert_eq!(names, ["/dev/dm-0", "/dev/vda", "/dev/vda1"]);

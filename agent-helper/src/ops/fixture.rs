@@ -8,7 +8,7 @@ use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use super::system_roots::SystemRoots;
+use crate::system::SystemPaths;
 
 pub struct Fixture {
     pub root: PathBuf,
@@ -25,12 +25,13 @@ impl Fixture {
         Fixture { root }
     }
 
-    /// Roots pointing into this tree (`sys/`, `proc/`, `udev/`).
-    pub fn roots(&self) -> SystemRoots {
-        SystemRoots {
-            sysfs: self.root.join("sys"),
-            procfs: self.root.join("proc"),
-            udev_data: self.root.join("udev"),
+    /// Paths pointing into this tree (`sys/`, `proc/`, `udev/`).
+    pub fn paths(&self) -> SystemPaths {
+        SystemPaths {
+            sysfs_root: self.root.join("sys"),
+            procfs_root: self.root.join("proc"),
+            udev_data_dir: self.root.join("udev"),
+            ..SystemPaths::default()
         }
     }
 

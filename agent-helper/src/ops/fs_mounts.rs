@@ -4,7 +4,7 @@
 //! table order; from `self/mounts` when mountinfo cannot be read.
 
 use super::scan::Scanner;
-use super::system_roots::SystemRoots;
+use crate::system::SystemPaths;
 use protocol::QgaError;
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
@@ -19,10 +19,10 @@ pub struct Mount {
     pub minor: u32,
 }
 
-pub fn local_mounts(roots: &SystemRoots) -> Result<Vec<Mount>, QgaError> {
-    match std::fs::read(roots.proc("self/mountinfo")) {
+pub fn local_mounts(paths: &SystemPaths) -> Result<Vec<Mount>, QgaError> {
+    match std::fs::read(paths.proc("self/mountinfo")) {
         Ok(table) => Ok(from_mountinfo(&table)),
-        Err(_) => from_mounts(roots),
+        Err(_) => from_mounts(paths),
     }
 }
 
@@ -105,8 +105,8 @@ fn mountinfo_line(line: &str) -> Option<Mount> {
 
 /// The fallback: `self/mounts`, with sources that are not a path and
 /// network filesystems left out, as coreutils does.
-fn from_mounts(roots: &SystemRoots) -> Result<Vec<Mount>, QgaError> {
-    let path = roots.proc("self/mounts");
+fn from_mounts(paths: &SystemPaths) -> Result<Vec<Mount>, QgaError> {
+    let path = paths.proc("self/mounts");
     let table = std::fs::read(&path).map_err(|_| QgaError::mount_table_failed(&path))?;
     let mut mounts = Vec::new();
     for line in table.split(|&b| b == b'\n') {
@@ -193,12 +193,12 @@ mod tests {
             "proc/self/mounts",
             "/dev/vda / ext4 rw 0 0\nproc /proc proc rw 0 0\n//srv/share /mnt cifs rw 0 0\n/ /tmp/bound none bind 0 0\n",
         );
-        let mounts = local_mounts(&f.roots()).unwrap();
+        let mounts = local_mounts(&f.paths()).unwrap();
         assert_eq!(mounts.len(), 1);
         assert_eq!(mounts[0].dir, PathBuf::from("/"));
         let none = Fixture::new("mounts-none");
         assert_eq!(
-            local_mounts(&none.roots()).unwrap_err().desc,
+            local_mounts(&none.paths()).unwrap_err().desc,
             format!(
                 "failed to open mtab file: '{}/self/mounts'",
                 none.path("proc").display()

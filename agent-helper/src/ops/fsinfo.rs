@@ -4,26 +4,26 @@
 
 use super::block_devices::{self, Found};
 use super::fs_mounts::{self, Mount};
-use super::system_roots::SystemRoots;
+use crate::system::SystemPaths;
 use protocol::system::Filesystem;
 use protocol::QgaError;
 use std::path::Path;
 
-pub fn get_fsinfo(roots: &SystemRoots) -> Result<Vec<Filesystem>, QgaError> {
-    let mounts = fs_mounts::local_mounts(roots)?;
+pub fn get_fsinfo(paths: &SystemPaths) -> Result<Vec<Filesystem>, QgaError> {
+    let mounts = fs_mounts::local_mounts(paths)?;
     let mut filesystems = mounts
         .iter()
-        .map(|m| describe(roots, m))
+        .map(|m| describe(paths, m))
         .collect::<Result<Vec<_>, _>>()?;
     // qemu-ga prepends each filesystem to its list.
     filesystems.reverse();
     Ok(filesystems)
 }
 
-fn describe(roots: &SystemRoots, mount: &Mount) -> Result<Filesystem, QgaError> {
-    let devpath = roots.sys(&format!("dev/block/{}:{}", mount.major, mount.minor));
+fn describe(paths: &SystemPaths, mount: &Mount) -> Result<Filesystem, QgaError> {
+    let devpath = paths.sys(&format!("dev/block/{}:{}", mount.major, mount.minor));
     let mut found = Found::default();
-    block_devices::walk(roots, &devpath, &mut found)?;
+    block_devices::walk(paths, &devpath, &mut found)?;
     let (used_bytes, total_bytes) = match usage(&mount.dir) {
         Some((used, total)) => (Some(used), Some(total)),
         None => (None, None),
@@ -85,7 +85,7 @@ mod tests {
                  27 1 254:0 / / rw - ext4 /dev/vda rw\n\
                  42 27 7:0 / /nonexistent/mnt rw - ext4 /dev/loop0 rw\n",
         );
-        let filesystems = get_fsinfo(&f.roots()).unwrap();
+        let filesystems = get_fsinfo(&f.paths()).unwrap();
         assert_eq!(filesystems.len(), 2);
         let loop0 = &filesystems[0];
         assert_eq!(

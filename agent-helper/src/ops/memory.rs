@@ -6,21 +6,21 @@
 
 use super::os::{errno, open_at, open_dir};
 use super::scan::{strtol, strtoul};
-use super::system_roots::SystemRoots;
+use crate::system::SystemPaths;
 use protocol::qga::GuestMemoryBlockResponseType as Response;
 use protocol::system::{MemoryBlock, MemoryBlockChange, MemoryBlockResult};
 use protocol::QgaError;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 
-fn memory_dir(roots: &SystemRoots) -> String {
-    roots.sys("devices/system/memory/")
+fn memory_dir(paths: &SystemPaths) -> String {
+    paths.sys("devices/system/memory/")
 }
 
 /// qemu-ga formats the index as a signed number, so index 2^64-1 looks for
 /// `memory-1`.
-fn block_dir(roots: &SystemRoots, phys_index: u64) -> String {
-    roots.sys(&format!(
+fn block_dir(paths: &SystemPaths, phys_index: u64) -> String {
+    paths.sys(&format!(
         "devices/system/memory/memory{}/",
         phys_index as i64
     ))
@@ -57,8 +57,8 @@ fn is_online(state: &[u8]) -> bool {
     state.starts_with(b"online")
 }
 
-pub fn get_memory_blocks(roots: &SystemRoots) -> Result<Vec<MemoryBlock>, QgaError> {
-    let dir_path = memory_dir(roots);
+pub fn get_memory_blocks(paths: &SystemPaths) -> Result<Vec<MemoryBlock>, QgaError> {
+    let dir_path = memory_dir(paths);
     let entries = match std::fs::read_dir(&dir_path) {
         Ok(entries) => entries,
         // A system without memory blocks in sysfs: nothing to list.
@@ -75,7 +75,7 @@ pub fn get_memory_blocks(roots: &SystemRoots) -> Result<Vec<MemoryBlock>, QgaErr
         let Some(index) = name.strip_prefix("memory").filter(|_| is_dir) else {
             continue;
         };
-        blocks.push(read_block(roots, strtoul(index))?);
+        blocks.push(read_block(paths, strtoul(index))?);
     }
     if blocks.is_empty() {
         return Err(QgaError::zero_memory_blocks());
@@ -83,8 +83,8 @@ pub fn get_memory_blocks(roots: &SystemRoots) -> Result<Vec<MemoryBlock>, QgaErr
     Ok(blocks)
 }
 
-fn read_block(roots: &SystemRoots, phys_index: u64) -> Result<MemoryBlock, QgaError> {
-    let dir_path = block_dir(roots, phys_index);
+fn read_block(paths: &SystemPaths, phys_index: u64) -> Result<MemoryBlock, QgaError> {
+    let dir_path = block_dir(paths, phys_index);
     let dir = open_dir(&dir_path).map_err(|e| QgaError::call_failed("open", &dir_path, e))?;
     let state = match read_attribute(&dir, "state", 10) {
         // Old kernels have no `state`: always online, never removable.
@@ -111,19 +111,19 @@ fn read_block(roots: &SystemRoots, phys_index: u64) -> Result<MemoryBlock, QgaEr
 }
 
 pub fn set_memory_blocks(
-    roots: &SystemRoots,
+    paths: &SystemPaths,
     changes: &[MemoryBlockChange],
 ) -> Vec<MemoryBlockResult> {
-    changes.iter().map(|c| set_block(roots, c)).collect()
+    changes.iter().map(|c| set_block(paths, c)).collect()
 }
 
-fn set_block(roots: &SystemRoots, change: &MemoryBlockChange) -> MemoryBlockResult {
+fn set_block(paths: &SystemPaths, change: &MemoryBlockChange) -> MemoryBlockResult {
     let done = |response, error_code| MemoryBlockResult {
         phys_index: change.phys_index,
         response,
         error_code,
     };
-    if let Err(e) = std::fs::read_dir(memory_dir(roots)) {
+    if let Err(e) = std::fs::read_dir(memory_dir(paths)) {
         let errno = errno(&e);
         // qemu-ga only names the ENOENT case; for any other error it leaves
         // the response at its zero value, which is "success", beside the errno.
@@ -134,7 +134,7 @@ fn set_block(roots: &SystemRoots, change: &MemoryBlockChange) -> MemoryBlockResu
         };
         return done(response, Some(errno.into()));
     }
-    let dir = match open_dir(block_dir(roots, change.phys_index)) {
+    let dir = match open_dir(block_dir(paths, change.phys_index)) {
         Ok(dir) => dir,
         Err(libc::ENOENT) => return done(Response::NotFound, Some(libc::ENOENT.into())),
         Err(e) => return done(Response::OperationFailed, Some(e.into())),
@@ -163,8 +163,8 @@ fn set_block(roots: &SystemRoots, change: &MemoryBlockChange) -> MemoryBlockResu
 }
 
 /// The memory block size in bytes, from `block_size_bytes` (hexadecimal).
-pub fn get_memory_block_info(roots: &SystemRoots) -> Result<u64, QgaError> {
-    let dir_path = memory_dir(roots);
+pub fn get_memory_block_info(paths: &SystemPaths) -> Result<u64, QgaError> {
+    let dir_path = memory_dir(paths);
     let dir = open_dir(&dir_path).map_err(|e| QgaError::call_failed("open", &dir_path, e))?;
     let text = read_attribute(&dir, "block_size_bytes", 20).map_err(|(_, e)| e)?;
     Ok(strtol(&String::from_utf8_lossy(&text), 16) as u64)
@@ -209,7 +209,7 @@ mod tests {
     #[test]
     fn lists_blocks_with_state_and_removability() {
         let f = machine();
-        let mut blocks = get_memory_blocks(&f.roots()).unwrap();
+        let mut blocks = get_memory_blocks(&f.paths()).unwrap();
         blocks.sort_by_key(|b| b.phys_index);
         let summary: Vec<_> = blocks
             .iter()
@@ -231,24 +231,24 @@ mod tests {
         let f = machine();
         f.file("sys/devices/system/memory/memory1/state", "");
         assert_eq!(
-            get_memory_blocks(&f.roots()).unwrap_err().desc,
+            get_memory_blocks(&f.paths()).unwrap_err().desc,
             "pread sysfs file \"state\": unexpected EOF"
         );
         let empty = Fixture::new("memory-empty");
         empty.file("sys/devices/system/memory/block_size_bytes", "8000000\n");
         assert_eq!(
-            get_memory_blocks(&empty.roots()).unwrap_err().desc,
+            get_memory_blocks(&empty.paths()).unwrap_err().desc,
             "guest reported zero memory blocks!"
         );
         // No memory directory at all: an empty list, not an error.
         let none = Fixture::new("memory-none");
-        assert!(get_memory_blocks(&none.roots()).unwrap().is_empty());
+        assert!(get_memory_blocks(&none.paths()).unwrap().is_empty());
     }
 
     #[test]
     fn every_response_kind() {
         let f = machine();
-        let roots = f.roots();
+        let paths = f.paths();
         let m = "sys/devices/system/memory";
         // memory5's state reads as zeros and refuses writes (ENOSPC), as a
         // block the kernel cannot online would refuse them.
@@ -256,7 +256,7 @@ mod tests {
         // memory6's state is unreadable (a directory: EISDIR).
         f.dir(&format!("{m}/memory6/state"));
         let results = set_memory_blocks(
-            &roots,
+            &paths,
             &[
                 change(7, true),
                 change(1, true),
@@ -287,10 +287,10 @@ mod tests {
         // file keeps the tail of a longer old value).
         assert!(f.read(&format!("{m}/memory7/state")).starts_with("online"));
         assert_eq!(f.read(&format!("{m}/memory1/state")), "offline");
-        assert!(set_memory_blocks(&roots, &[]).is_empty());
+        assert!(set_memory_blocks(&paths, &[]).is_empty());
         let none = Fixture::new("memory-none");
         assert_eq!(
-            set_memory_blocks(&none.roots(), &[change(0, true)]),
+            set_memory_blocks(&none.paths(), &[change(0, true)]),
             [result(0, Response::OperationNotSupported, Some(2))]
         );
     }
@@ -298,17 +298,17 @@ mod tests {
     #[test]
     fn block_size_is_hexadecimal() {
         let f = machine();
-        assert_eq!(get_memory_block_info(&f.roots()).unwrap(), 128 << 20);
+        assert_eq!(get_memory_block_info(&f.paths()).unwrap(), 128 << 20);
         f.file("sys/devices/system/memory/block_size_bytes", "80000000\n");
-        assert_eq!(get_memory_block_info(&f.roots()).unwrap(), 2 << 30);
+        assert_eq!(get_memory_block_info(&f.paths()).unwrap(), 2 << 30);
         std::fs::remove_file(f.path("sys/devices/system/memory/block_size_bytes")).unwrap();
         assert_eq!(
-            get_memory_block_info(&f.roots()).unwrap_err().desc,
+            get_memory_block_info(&f.paths()).unwrap_err().desc,
             "open sysfs file \"block_size_bytes\": No such file or directory"
         );
         let none = Fixture::new("memory-none");
         assert_eq!(
-            get_memory_block_info(&none.roots()).unwrap_err().desc,
+            get_memory_block_info(&none.paths()).unwrap_err().desc,
             format!(
                 "open(\"{}/devices/system/memory/\"): No such file or directory",
                 none.path("sys").display()

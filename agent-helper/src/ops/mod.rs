@@ -4,6 +4,7 @@
 pub mod block_devices;
 pub mod cpu;
 pub mod disks;
+pub mod files;
 #[cfg(test)]
 mod fixture;
 pub mod fs_mounts;
@@ -11,6 +12,11 @@ pub mod fsinfo;
 pub mod memory;
 pub mod network;
 mod os;
+pub mod password;
+pub mod power;
 mod scan;
-pub mod system_roots;
 pub mod time;
+
+/// The C library's message for an errno value, as qemu-ga prints it
+/// (`No such file or directory`, without Rust's "(os error N)").
+pub use protocol::error::strerror;

@@ -6,20 +6,20 @@
 //! or IPv6 address, and `statistics` only when `net/dev` has the name.
 
 use super::scan::Scanner;
-use super::system_roots::SystemRoots;
+use crate::system::SystemPaths;
 use nix::ifaddrs::InterfaceAddress;
 use protocol::system::{InterfaceStats, IpAddress, IpFamily, NetworkInterface};
 use protocol::QgaError;
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-pub fn get_interfaces(roots: &SystemRoots) -> Result<Vec<NetworkInterface>, QgaError> {
+pub fn get_interfaces(paths: &SystemPaths) -> Result<Vec<NetworkInterface>, QgaError> {
     let entries: Vec<InterfaceAddress> = nix::ifaddrs::getifaddrs()
         .map_err(|e| QgaError::getifaddrs_failed(e as i32))?
         .collect();
     // Read once: qemu-ga reads it per interface, which can only differ by
     // counters that moved in between.
-    let net_dev = std::fs::read_to_string(roots.proc("net/dev")).ok();
+    let net_dev = std::fs::read_to_string(paths.proc("net/dev")).ok();
     Ok(assemble(&entries, net_dev.as_deref()))
 }
 
@@ -197,7 +197,7 @@ broken: 1 2 3
 
     #[test]
     fn this_machine_has_loopback_as_qemu_ga_reports_it() {
-        let interfaces = get_interfaces(&SystemRoots::default()).unwrap();
+        let interfaces = get_interfaces(&SystemPaths::default()).unwrap();
         let lo = interfaces.iter().find(|i| i.name == "lo").expect("lo");
         assert_eq!(lo.hardware_address.as_deref(), Some("00:00:00:00:00:00"));
         let addresses = lo.ip_addresses.as_ref().expect("lo has addresses");
