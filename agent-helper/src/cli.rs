@@ -75,6 +75,8 @@ Privilege-separated QEMU guest agent (qemu-ga compatible).
       --sysfs-root DIR    where sysfs is mounted (default /sys)
       --password-root DIR change passwords in DIR/etc/shadow (chpasswd -R)
                           instead of the system's own
+      --procfs-root DIR   where procfs is mounted (default /proc)
+      --udev-data-dir DIR udev's device database (default /run/udev/data)
 ";
 
 /// Options qemu-ga has that this agent does not offer yet: named so the
@@ -108,6 +110,8 @@ const OPTIONS: &[(&str, &str, bool)] = &[
     ("", "program", true),
     ("", "sysfs-root", true),
     ("", "password-root", true),
+    ("", "procfs-root", true),
+    ("", "udev-data-dir", true),
 ];
 
 pub fn parse(args: &[String]) -> Result<Command, String> {
@@ -224,6 +228,8 @@ fn build(values: Vec<(&'static str, Option<String>)>) -> Result<Command, String>
             }
             "sysfs-root" => system.sysfs_root = absolute("sysfs-root", &value)?,
             "password-root" => system.password_root = Some(absolute("password-root", &value)?),
+            "procfs-root" => system.procfs_root = absolute("procfs-root", &value)?,
+            "udev-data-dir" => system.udev_data_dir = absolute("udev-data-dir", &value)?,
             _ => unreachable!("every option in OPTIONS is handled"),
         }
     }
@@ -287,6 +293,9 @@ mod tests {
             "--sysfs-root",
             "/t/sys",
             "--password-root=/t/root",
+            "--procfs-root=/t/proc",
+            "--udev-data-dir",
+            "/t/udev",
         ])
         .unwrap();
         assert_eq!(
@@ -295,6 +304,8 @@ mod tests {
         );
         assert_eq!(o.system.sysfs_root, PathBuf::from("/t/sys"));
         assert_eq!(o.system.password_root, Some(PathBuf::from("/t/root")));
+        assert_eq!(o.system.procfs_root, PathBuf::from("/t/proc"));
+        assert_eq!(o.system.udev_data_dir, PathBuf::from("/t/udev"));
     }
 
     #[test]

@@ -8,6 +8,7 @@ use policy::Policy;
 use protocol::commands::{self, Availability};
 use protocol::error::DisabledReason;
 use protocol::internal::{HelperReply, HelperRequest};
+use protocol::limits::{MAX_MEMORY_BLOCKS_PER_REQUEST, MAX_VCPUS_PER_REQUEST};
 use protocol::qga::GuestFsfreezeStatus;
 use protocol::QgaError;
 
@@ -86,5 +87,39 @@ pub fn handle(request: HelperRequest, ctx: &mut Context) -> Result<HelperReply, 
             .seek(handle, offset, whence)
             .map(HelperReply::FilePosition),
         HelperRequest::FileFlush { handle } => ctx.files.flush(handle).map(|()| HelperReply::Done),
+        HelperRequest::GetVcpus => ops::cpu::get_vcpus(&ctx.system).map(HelperReply::Vcpus),
+        HelperRequest::SetVcpus(changes) => {
+            within_limit(changes.len(), MAX_VCPUS_PER_REQUEST)?;
+            ops::cpu::set_vcpus(&ctx.system, &changes).map(HelperReply::VcpusProcessed)
+        }
+        HelperRequest::GetMemoryBlocks => {
+            ops::memory::get_memory_blocks(&ctx.system).map(HelperReply::MemoryBlocks)
+        }
+        HelperRequest::SetMemoryBlocks(changes) => {
+            within_limit(changes.len(), MAX_MEMORY_BLOCKS_PER_REQUEST)?;
+            Ok(HelperReply::MemoryBlockResults(
+                ops::memory::set_memory_blocks(&ctx.system, &changes),
+            ))
+        }
+        HelperRequest::GetMemoryBlockInfo => {
+            ops::memory::get_memory_block_info(&ctx.system).map(HelperReply::MemoryBlockSize)
+        }
+        HelperRequest::NetworkGetInterfaces => {
+            ops::network::get_interfaces(&ctx.system).map(HelperReply::NetworkInterfaces)
+        }
+        HelperRequest::GetFsinfo => {
+            ops::fsinfo::get_fsinfo(&ctx.system).map(HelperReply::Filesystems)
+        }
+        HelperRequest::GetDisks => ops::disks::get_disks(&ctx.system).map(HelperReply::Disks),
     }
+}
+
+/// The front splits long lists; a longer one did not come from it.
+fn within_limit(len: usize, limit: usize) -> Result<(), QgaError> {
+    if len > limit {
+        return Err(QgaError::internal(&format!(
+            "{len} entries in one request exceed {limit}"
+        )));
+    }
+    Ok(())
 }

@@ -505,6 +505,58 @@ const HELPER_SYSCALLS: &[Row] = &[
         When::Always,
         "hwclock -s sets the system clock from the RTC",
     ),
+    // system information and hotplug: vCPUs, memory blocks, network
+    // interfaces, filesystems and disks
+    (
+        libc::SYS_getdents64,
+        When::Always,
+        "list sysfs directories: CPUs, memory blocks, block devices, slaves",
+    ),
+    (
+        libc::SYS_pread64,
+        When::Always,
+        "read sysfs attributes from offset 0, as qemu-ga does",
+    ),
+    (
+        libc::SYS_pwrite64,
+        When::Always,
+        "online/offline a CPU or memory block through its sysfs attribute",
+    ),
+    (
+        libc::SYS_readlink,
+        When::Always,
+        "resolve sysfs device paths (realpath) and PCI driver links",
+    ),
+    (
+        libc::SYS_statfs,
+        When::Always,
+        "guest-get-fsinfo: used and total bytes of each mount (statvfs)",
+    ),
+    (
+        libc::SYS_socket,
+        When::ArgEquals(0, libc::AF_NETLINK as u64),
+        "getifaddrs: a route netlink socket for the interface dump",
+    ),
+    (
+        libc::SYS_bind,
+        When::Always,
+        "getifaddrs binds its netlink socket",
+    ),
+    (
+        libc::SYS_getsockname,
+        When::Always,
+        "getifaddrs reads its netlink port id",
+    ),
+    (
+        libc::SYS_sendto,
+        When::Always,
+        "getifaddrs sends its link and address dump requests",
+    ),
+    (
+        libc::SYS_recvmsg,
+        When::Always,
+        "getifaddrs reads the netlink dump",
+    ),
 ];
 
 /// Only when passwords are changed in another root than `/` (tests): the

@@ -1,7 +1,8 @@
 //! Where the operations find the system they act on: the programs they run
 //! and the kernel and account files they read and write. Production uses
-//! the defaults (qemu-ga's programs, `/sys`, `/`); tests point them at
-//! fixtures and recording scripts with command-line options.
+//! the defaults (qemu-ga's programs, `/sys`, `/proc`, udev's database, `/`);
+//! tests point them at fixtures and recording scripts with command-line
+//! options, and the same code runs either way.
 
 use crate::runner::PROGRAM_PATH;
 use std::os::unix::fs::PermissionsExt;
@@ -65,6 +66,11 @@ pub struct SystemPaths {
     pub password_root: Option<PathBuf>,
     /// Programs run from another path than the default.
     pub program_overrides: Vec<(Program, PathBuf)>,
+    /// Where procfs is mounted (`/proc`).
+    pub procfs_root: PathBuf,
+    /// udev's device database (`/run/udev/data`): disk serials and
+    /// device-mapper names.
+    pub udev_data_dir: PathBuf,
 }
 
 impl Default for SystemPaths {
@@ -73,6 +79,8 @@ impl Default for SystemPaths {
             sysfs_root: PathBuf::from("/sys"),
             password_root: None,
             program_overrides: Vec::new(),
+            procfs_root: PathBuf::from("/proc"),
+            udev_data_dir: PathBuf::from("/run/udev/data"),
         }
     }
 }
@@ -92,6 +100,17 @@ impl SystemPaths {
             .find_map(|dir| candidate(Path::new(dir).join(program.name())))
     }
 
+    /// `relative` below the sysfs root, as text: qemu-ga's messages quote
+    /// these paths, and with the default root they read exactly the same.
+    pub fn sys(&self, relative: &str) -> String {
+        under(&self.sysfs_root, relative)
+    }
+
+    /// `relative` below the procfs root, as text.
+    pub fn proc(&self, relative: &str) -> String {
+        under(&self.procfs_root, relative)
+    }
+
     /// `/etc/passwd` of the password root.
     pub fn passwd_file(&self) -> PathBuf {
         self.password_root
@@ -99,6 +118,11 @@ impl SystemPaths {
             .unwrap_or(Path::new("/"))
             .join("etc/passwd")
     }
+}
+
+fn under(root: &Path, relative: &str) -> String {
+    let root = root.to_string_lossy();
+    format!("{}/{relative}", root.trim_end_matches('/'))
 }
 
 fn is_executable(path: &Path) -> bool {
@@ -132,5 +156,20 @@ mod tests {
         );
         assert_eq!(paths.program(Program::PmSuspend), None);
         assert_eq!(paths.passwd_file(), PathBuf::from("/etc/passwd"));
+    }
+
+    #[test]
+    fn kernel_paths_default_to_the_real_ones() {
+        let paths = SystemPaths::default();
+        assert_eq!(
+            paths.sys("devices/system/cpu/cpu1/"),
+            "/sys/devices/system/cpu/cpu1/"
+        );
+        assert_eq!(paths.proc("net/dev"), "/proc/net/dev");
+        let moved = SystemPaths {
+            sysfs_root: PathBuf::from("/tmp/fixture/sys/"),
+            ..SystemPaths::default()
+        };
+        assert_eq!(moved.sys("block"), "/tmp/fixture/sys/block");
     }
 }

@@ -291,4 +291,88 @@ impl QgaError {
     pub fn hwclock_failed() -> Self {
         Self::generic("hwclock failed to set hardware clock to system time")
     }
+
+    // ---- vCPUs, memory blocks, network, filesystems and disks ----
+
+    /// qemu-ga's `error_setg_errno`: the message, a colon, and the C
+    /// library's text for `errno`.
+    fn with_errno(what: impl fmt::Display, errno: i32) -> Self {
+        Self::generic(format!("{what}: {}", strerror(errno)))
+    }
+
+    /// A system call on a path failed: `open("/sys/devices/system/cpu/cpu9/"): No such file or directory`.
+    pub fn call_failed(call: &str, path: &str, errno: i32) -> Self {
+        Self::with_errno(format_args!("{call}(\"{path}\")"), errno)
+    }
+
+    /// A read of a one-byte sysfs attribute found nothing.
+    pub fn unexpected_eof(call: &str, path: &str) -> Self {
+        Self::generic(format!("{call}(\"{path}\"): unexpected EOF"))
+    }
+
+    /// `verb` is `open`, `pread` or `pwrite`; `name` the attribute's file name.
+    pub fn sysfs_file_failed(verb: &str, name: &str, errno: i32) -> Self {
+        Self::with_errno(format_args!("{verb} sysfs file \"{name}\""), errno)
+    }
+
+    pub fn sysfs_file_eof(name: &str) -> Self {
+        Self::generic(format!("pread sysfs file \"{name}\": unexpected EOF"))
+    }
+
+    pub fn vcpu_cannot_offline(logical_id: i64) -> Self {
+        Self::generic(format!("logical processor #{logical_id} can't be offlined"))
+    }
+
+    pub fn list_entries_failed(path: &str, errno: i32) -> Self {
+        Self::with_errno(format_args!("failed to list entries: {path}"), errno)
+    }
+
+    /// qemu-ga's text for the memory directory lacks the space before the
+    /// quote; clients may match on it, so it stays.
+    pub fn memory_directory_failed(path: &str, errno: i32) -> Self {
+        Self::with_errno(format_args!("Can't open directory\"{path}\""), errno)
+    }
+
+    pub fn zero_memory_blocks() -> Self {
+        Self::generic("guest reported zero memory blocks!")
+    }
+
+    pub fn getifaddrs_failed(errno: i32) -> Self {
+        Self::with_errno("getifaddrs failed", errno)
+    }
+
+    pub fn mount_table_failed(path: &str) -> Self {
+        Self::generic(format!("failed to open mtab file: '{path}'"))
+    }
+
+    pub fn block_directory_failed(path: &str, errno: i32) -> Self {
+        Self::with_errno(format_args!("Can't open directory \"{path}\""), errno)
+    }
+}
+
+/// The C library's description of `errno`, without Rust's "(os error N)".
+pub fn strerror(errno: i32) -> String {
+    let text = std::io::Error::from_raw_os_error(errno).to_string();
+    match text.strip_suffix(&format!(" (os error {errno})")) {
+        Some(plain) => plain.to_string(),
+        None => text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errno_texts_are_the_c_librarys() {
+        assert_eq!(strerror(2), "No such file or directory");
+        assert_eq!(
+            QgaError::call_failed("open", "/sys/devices/system/cpu/cpu9/", 2).desc,
+            "open(\"/sys/devices/system/cpu/cpu9/\"): No such file or directory"
+        );
+        assert_eq!(
+            QgaError::sysfs_file_failed("pwrite", "state", 16).desc,
+            "pwrite sysfs file \"state\": Device or resource busy"
+        );
+    }
 }

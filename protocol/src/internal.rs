@@ -9,6 +9,10 @@ use crate::limits::MAX_MESSAGE_BYTES;
 use crate::password::{Password, UserName};
 use crate::power::{ShutdownMode, SuspendMode};
 use crate::qga::GuestFsfreezeStatus;
+use crate::system::{
+    Disk, Filesystem, MemoryBlock, MemoryBlockChange, MemoryBlockResult, NetworkInterface, Vcpu,
+    VcpuChange,
+};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use std::fmt;
 
@@ -62,6 +66,17 @@ pub enum HelperRequest {
     FileFlush {
         handle: i64,
     },
+    GetVcpus,
+    /// At most `MAX_VCPUS_PER_REQUEST` entries; the front splits longer lists.
+    SetVcpus(Vec<VcpuChange>),
+    GetMemoryBlocks,
+    /// At most `MAX_MEMORY_BLOCKS_PER_REQUEST` entries; the front splits
+    /// longer lists.
+    SetMemoryBlocks(Vec<MemoryBlockChange>),
+    GetMemoryBlockInfo,
+    NetworkGetInterfaces,
+    GetFsinfo,
+    GetDisks,
 }
 
 impl HelperRequest {
@@ -79,6 +94,14 @@ impl HelperRequest {
             HelperRequest::FileWrite { .. } => "guest-file-write",
             HelperRequest::FileSeek { .. } => "guest-file-seek",
             HelperRequest::FileFlush { .. } => "guest-file-flush",
+            HelperRequest::GetVcpus => "guest-get-vcpus",
+            HelperRequest::SetVcpus(_) => "guest-set-vcpus",
+            HelperRequest::GetMemoryBlocks => "guest-get-memory-blocks",
+            HelperRequest::SetMemoryBlocks(_) => "guest-set-memory-blocks",
+            HelperRequest::GetMemoryBlockInfo => "guest-get-memory-block-info",
+            HelperRequest::NetworkGetInterfaces => "guest-network-get-interfaces",
+            HelperRequest::GetFsinfo => "guest-get-fsinfo",
+            HelperRequest::GetDisks => "guest-get-disks",
         }
     }
 }
@@ -104,6 +127,16 @@ pub enum HelperReply {
     },
     FileWritten(u64),
     FilePosition(i64),
+    Vcpus(Vec<Vcpu>),
+    /// How many entries of a guest-set-vcpus list were processed.
+    VcpusProcessed(i64),
+    MemoryBlocks(Vec<MemoryBlock>),
+    MemoryBlockResults(Vec<MemoryBlockResult>),
+    /// Memory block size in bytes.
+    MemoryBlockSize(u64),
+    NetworkInterfaces(Vec<NetworkInterface>),
+    Filesystems(Vec<Filesystem>),
+    Disks(Vec<Disk>),
 }
 
 /// Front to helper.

@@ -12,6 +12,7 @@ pub mod password;
 pub mod power;
 pub mod qbase64;
 pub mod qga;
+pub mod system;
 
 pub use commands::{CommandSpec, Side, COMMANDS};
 pub use error::{ErrorClass, QgaError};

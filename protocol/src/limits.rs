@@ -65,3 +65,13 @@ pub const HWCLOCK_TIMEOUT_MS: u64 = 30_000;
 /// Longest path guest-file-open forwards to the helper, in bytes. The
 /// kernel refuses longer ones anyway (PATH_MAX, 4096 with the NUL).
 pub const MAX_PATH_BYTES: usize = 4096;
+
+/// Most guest-set-vcpus entries in one internal request. The front sends a
+/// longer list in slices of this size and stops at the first slice that
+/// was not processed whole, which keeps qemu-ga's "stop at the first
+/// failure" result.
+pub const MAX_VCPUS_PER_REQUEST: usize = 4096;
+
+/// Most guest-set-memory-blocks entries in one internal request; the front
+/// sends a longer list in slices and joins the results.
+pub const MAX_MEMORY_BLOCKS_PER_REQUEST: usize = 4096;

@@ -252,6 +252,17 @@ pub struct GuestDiskAddress {
     pub serial: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dev: Option<String>,
+    #[serde(rename = "ccw-address", skip_serializing_if = "Option::is_none")]
+    pub ccw_address: Option<GuestCCWAddress>,
+}
+
+/// An s390 channel I/O address.
+#[derive(Debug, Serialize)]
+pub struct GuestCCWAddress {
+    pub cssid: i64,
+    pub ssid: i64,
+    pub subchno: i64,
+    pub devno: i64,
 }
 
 #[derive(Debug, Serialize)]
@@ -265,6 +276,18 @@ pub struct GuestFilesystemInfo {
     #[serde(rename = "total-bytes", skip_serializing_if = "Option::is_none")]
     pub total_bytes: Option<u64>,
     pub disk: Vec<GuestDiskAddress>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct GuestDiskInfo {
+    pub name: String,
+    pub partition: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dependencies: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub address: Option<GuestDiskAddress>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alias: Option<String>,
 }
 
 // ---- network ----------------------------------------------------------------

@@ -2,8 +2,12 @@
 //! commands are answered here; the others decode their arguments, become one
 //! typed helper request, and turn the helper's reply into qemu-ga's result.
 
+mod cpu;
+mod disks;
 mod files;
 mod fsfreeze;
+mod memory;
+mod network;
 mod password;
 mod power;
 mod protocol_cmds;
@@ -42,6 +46,14 @@ pub async fn run(name: &str, arguments: Arguments<'_>, link: &mut HelperLink) ->
         "guest-file-write" => files::write(arguments, link).await,
         "guest-file-seek" => files::seek(arguments, link).await,
         "guest-file-flush" => files::flush(arguments, link).await,
+        "guest-get-vcpus" => cpu::get_vcpus(arguments, link).await,
+        "guest-set-vcpus" => cpu::set_vcpus(arguments, link).await,
+        "guest-get-memory-blocks" => memory::get_blocks(arguments, link).await,
+        "guest-set-memory-blocks" => memory::set_blocks(arguments, link).await,
+        "guest-get-memory-block-info" => memory::get_block_info(arguments, link).await,
+        "guest-network-get-interfaces" => network::get_interfaces(arguments, link).await,
+        "guest-get-fsinfo" => disks::get_fsinfo(arguments, link).await,
+        "guest-get-disks" => disks::get_disks(arguments, link).await,
         // The gate only lets available commands through, and every
         // available command has an arm above.
         other => Err(CallError::Request(QgaError::internal(&format!(
