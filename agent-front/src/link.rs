@@ -32,7 +32,7 @@ impl HelperLink {
         };
         loop {
             if let FromHelper::State(state) = link.recv().await? {
-                link.state = state;
+                link.set_state(state);
                 return Ok(link);
             }
         }
@@ -60,11 +60,18 @@ impl HelperLink {
     /// Applies a message that arrived while no request was waiting.
     pub fn apply(&mut self, message: FromHelper) {
         match message {
-            FromHelper::State(state) => self.state = state,
+            FromHelper::State(state) => self.set_state(state),
             FromHelper::Reply { seq, .. } => {
                 tracing::warn!(seq, "reply to no pending request dropped");
             }
         }
+    }
+
+    /// A log line written while filesystems are frozen could block on a
+    /// frozen log file, so logging follows the frozen state.
+    fn set_state(&mut self, state: AgentState) {
+        crate::log_gate::follow(state.frozen);
+        self.state = state;
     }
 
     /// Runs one request in the helper. Link failures become an error for

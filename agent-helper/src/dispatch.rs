@@ -13,6 +13,8 @@ use protocol::QgaError;
 pub struct Context {
     pub policy: Policy,
     pub frozen: bool,
+    /// What is frozen, the statedir record and the hook.
+    pub fsfreeze: ops::fsfreeze::Fsfreeze,
 }
 
 pub fn handle(request: HelperRequest, ctx: &mut Context) -> Result<HelperReply, QgaError> {
@@ -46,5 +48,18 @@ pub fn handle(request: HelperRequest, ctx: &mut Context) -> Result<HelperReply, 
         } else {
             GuestFsfreezeStatus::Thawed
         })),
+        HelperRequest::FsfreezeFreeze => ctx
+            .fsfreeze
+            .freeze(&mut ctx.frozen, None)
+            .map(HelperReply::FsfreezeCount),
+        HelperRequest::FsfreezeFreezeList(mountpoints) => ctx
+            .fsfreeze
+            .freeze(&mut ctx.frozen, mountpoints.as_deref())
+            .map(HelperReply::FsfreezeCount),
+        HelperRequest::FsfreezeThaw => ctx
+            .fsfreeze
+            .thaw(&mut ctx.frozen)
+            .map(HelperReply::FsfreezeCount),
+        HelperRequest::Fstrim { minimum } => ops::fstrim::trim(minimum).map(HelperReply::Fstrim),
     }
 }

@@ -337,6 +337,93 @@ const HELPER_SYSCALLS: &[Row] = &[
         When::Always,
         "a forked child's libc set-up",
     ),
+    // guest-fsfreeze-*, guest-fstrim (mount table, state record: openat,
+    // read, write, fsync, rename, unlink above)
+    (
+        libc::SYS_ioctl,
+        When::Always,
+        "FIFREEZE, FITHAW and FITRIM on an open mount point",
+    ),
+    (
+        libc::SYS_access,
+        When::Always,
+        "check that the fsfreeze hook is executable, as qemu-ga does",
+    ),
+    (
+        libc::SYS_pipe2,
+        When::Always,
+        "capture a program's output and exec errors (the fsfreeze hook)",
+    ),
+    (
+        libc::SYS_clock_nanosleep,
+        When::Always,
+        "the program runner waits for a program that closed its output",
+    ),
+    (
+        libc::SYS_nanosleep,
+        When::Always,
+        "the program runner waits for a program that closed its output",
+    ),
+    // The fsfreeze hook inherits this filter: /bin/sh, Debian's hook script
+    // and the tools such scripts run (found with strace on
+    // /etc/qemu/fsfreeze-hook and a hook.d script). A site's own hook
+    // scripts may need more: `--seccomp log` shows what.
+    (
+        libc::SYS_execve,
+        When::Always,
+        "the fsfreeze hook and the programs it runs",
+    ),
+    (libc::SYS_vfork, When::Always, "the shell starts commands"),
+    (
+        libc::SYS_wait4,
+        When::Always,
+        "the shell waits for its commands",
+    ),
+    (libc::SYS_dup2, When::Always, "the shell's redirections"),
+    (
+        libc::SYS_getdents64,
+        When::Always,
+        "the hook lists its fsfreeze-hook.d directory",
+    ),
+    (libc::SYS_faccessat, When::Always, "the shell's test -x"),
+    (libc::SYS_faccessat2, When::Always, "the shell's test -x"),
+    (libc::SYS_statfs, When::Always, "coreutils start-up"),
+    (libc::SYS_fadvise64, When::Always, "coreutils reading files"),
+    (libc::SYS_getuid, When::Always, "the shell's start-up"),
+    (libc::SYS_getgid, When::Always, "the shell's start-up"),
+    (libc::SYS_getegid, When::Always, "the shell's start-up"),
+    (libc::SYS_getppid, When::Always, "the shell's start-up"),
+    (libc::SYS_getcwd, When::Always, "the shell's start-up"),
+    (
+        libc::SYS_sync,
+        When::Always,
+        "a hook flushes data before the freeze",
+    ),
+    (
+        libc::SYS_arch_prctl,
+        When::Always,
+        "libc start-up in the hook's programs",
+    ),
+    (
+        libc::SYS_set_tid_address,
+        When::Always,
+        "libc start-up in the hook's programs",
+    ),
+    (
+        libc::SYS_rseq,
+        When::Always,
+        "libc start-up in the hook's programs",
+    ),
+    (
+        libc::SYS_prlimit64,
+        When::Always,
+        "libc start-up in the hook's programs",
+    ),
+    (
+        libc::SYS_pread64,
+        When::Always,
+        "the dynamic loader in the hook's programs",
+    ),
 ];
 
 fn build(tables: &[&[Row]], mode: SeccompMode) -> Result<BpfProgram, String> {

@@ -5,6 +5,7 @@
 
 use crate::error::QgaError;
 use crate::limits::MAX_MESSAGE_BYTES;
+use crate::mount_point::MountPoint;
 use crate::qga::GuestFsfreezeStatus;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use std::fmt;
@@ -15,6 +16,17 @@ use std::fmt;
 pub enum HelperRequest {
     GetTime,
     FsfreezeStatus,
+    /// Freeze every freezable filesystem.
+    FsfreezeFreeze,
+    /// Freeze these mount points (`None`: all, as guest-fsfreeze-freeze).
+    /// Names that match no mounted filesystem are skipped, as qemu-ga does.
+    FsfreezeFreezeList(Option<Vec<MountPoint>>),
+    FsfreezeThaw,
+    /// Trim every mounted filesystem; `minimum` is passed to the kernel as
+    /// qemu-ga passes it (an unsigned reinterpretation of the integer).
+    Fstrim {
+        minimum: Option<i64>,
+    },
 }
 
 impl HelperRequest {
@@ -22,6 +34,10 @@ impl HelperRequest {
         match self {
             HelperRequest::GetTime => "guest-get-time",
             HelperRequest::FsfreezeStatus => "guest-fsfreeze-status",
+            HelperRequest::FsfreezeFreeze => "guest-fsfreeze-freeze",
+            HelperRequest::FsfreezeFreezeList(_) => "guest-fsfreeze-freeze-list",
+            HelperRequest::FsfreezeThaw => "guest-fsfreeze-thaw",
+            HelperRequest::Fstrim { .. } => "guest-fstrim",
         }
     }
 }
@@ -32,6 +48,26 @@ pub enum HelperReply {
     /// Nanoseconds since the epoch.
     Time(i64),
     FsfreezeStatus(GuestFsfreezeStatus),
+    /// How many filesystems a freeze froze or a thaw thawed.
+    FsfreezeCount(i64),
+    /// One entry per mounted filesystem, in qemu-ga's order.
+    Fstrim(Vec<FstrimPath>),
+}
+
+/// guest-fstrim's result for one filesystem.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FstrimPath {
+    pub path: String,
+    /// The kernel's answer, or qemu-ga's error text for this path.
+    pub outcome: Result<Trimmed, String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Trimmed {
+    /// Bytes discarded.
+    pub trimmed: i64,
+    /// The minimum extent length the kernel used.
+    pub minimum: i64,
 }
 
 /// Front to helper.

@@ -7,6 +7,7 @@ pub mod commands;
 pub mod error;
 pub mod internal;
 pub mod limits;
+pub mod mount_point;
 pub mod qga;
 
 pub use commands::{CommandSpec, Side, COMMANDS};

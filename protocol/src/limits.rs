@@ -45,3 +45,8 @@ pub const FRONT_STABLE_AFTER_MS: u64 = 10_000;
 /// host is gone before reading again (qemu-ga waits the same way instead of
 /// spinning on POLLHUP).
 pub const CHANNEL_HANGUP_RETRY_MS: u64 = 100;
+
+/// Longest run of the fsfreeze hook, in seconds (qemu-ga waits without
+/// limit). A hook that takes longer is killed and the freeze or thaw reports
+/// it as terminated abnormally.
+pub const FSFREEZE_HOOK_TIMEOUT_SECS: u64 = 600;

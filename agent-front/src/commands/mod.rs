@@ -3,6 +3,7 @@
 //! typed helper request, and turn the helper's reply into qemu-ga's result.
 
 mod fsfreeze;
+mod fstrim;
 mod protocol_cmds;
 mod time;
 
@@ -26,6 +27,10 @@ pub async fn run(name: &str, arguments: Arguments<'_>, link: &mut HelperLink) ->
         "guest-info" => protocol_cmds::info(arguments, link),
         "guest-get-time" => time::get_time(arguments, link).await,
         "guest-fsfreeze-status" => fsfreeze::status(arguments, link).await,
+        "guest-fsfreeze-freeze" => fsfreeze::freeze(arguments, link).await,
+        "guest-fsfreeze-freeze-list" => fsfreeze::freeze_list(arguments, link).await,
+        "guest-fsfreeze-thaw" => fsfreeze::thaw(arguments, link).await,
+        "guest-fstrim" => fstrim::fstrim(arguments, link).await,
         // The gate only lets available commands through, and every
         // available command has an arm above.
         other => Err(CallError::Request(QgaError::internal(&format!(
