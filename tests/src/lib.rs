@@ -77,9 +77,17 @@ impl Agent {
     }
 
     pub fn start_with(options: AgentOptions) -> Agent {
+        Self::start_in(TempDir::new("agent"), options)
+    }
+
+    /// Starts an agent in the directory of an earlier one (see `crash`),
+    /// so it finds that agent's statedir.
+    pub fn start_in(dir: TempDir, options: AgentOptions) -> Agent {
         require_root();
-        let dir = TempDir::new("agent");
         let socket = dir.0.join("qga.sock");
+        // A crashed agent leaves its socket behind; the new one replaces it,
+        // but readiness must not be judged by the stale one.
+        let _ = std::fs::remove_file(&socket);
         let policy = dir.0.join("policy.toml");
         let log = dir.0.join("agent.log");
         std::fs::write(&policy, options.policy).expect("write policy");
@@ -116,7 +124,9 @@ impl Agent {
             if let Ok(Some(status)) = self.child.try_wait() {
                 panic!("agent-helper exited early: {status}\n{}", self.log_text());
             }
-            if self.socket.exists() && self.log_text().contains("agent ready") {
+            // A helper that starts frozen logs nothing until the thaw.
+            let frozen_start = self.dir.0.join("qga.state.isfrozen").exists();
+            if self.socket.exists() && (frozen_start || self.log_text().contains("agent ready")) {
                 return;
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -164,10 +174,22 @@ impl Agent {
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
     }
+
+    /// Kills the helper with SIGKILL, as a crash would (its front dies with
+    /// it), and hands back its directory, statedir included.
+    pub fn crash(mut self) -> TempDir {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        std::mem::replace(&mut self.dir, TempDir(PathBuf::new()))
+    }
 }
 
 impl Drop for Agent {
     fn drop(&mut self) {
+        if let Ok(Some(_)) = self.child.try_wait() {
+            // Already reaped: its pid may belong to another process now.
+            return;
+        }
         self.signal(libc::SIGTERM);
         let deadline = Instant::now() + Duration::from_secs(5);
         while Instant::now() < deadline {
