@@ -93,13 +93,49 @@ impl Cleanup {
     fn loop_ext4(&mut self, image: &Path, mib: u32, mountpoint: &Path, options: &str) -> String {
         run("truncate", &["-s", &format!("{mib}M"), text(image)]);
         run("mkfs.ext4", &["-F", "-q", text(image)]);
+        let device = self.attach(image);
+        self.mount(&["-o", options, &device], mountpoint);
+        device
+    }
+
+    /// btrfs shows an anonymous device (major 0) in mountinfo; qemu-ga
+    /// finds its block device through the mount source.
+    fn loop_btrfs(&mut self, image: &Path, mountpoint: &Path) -> String {
+        run("truncate", &["-s", "128M", text(image)]);
+        run("mkfs.btrfs", &["-q", "-f", text(image)]);
+        let device = self.attach(image);
+        self.mount(&[&device], mountpoint);
+        device
+    }
+
+    /// squashfs has neither freeze nor trim support.
+    fn loop_squashfs(&mut self, image: &Path, mountpoint: &Path) -> String {
+        let source = image.with_extension("src");
+        std::fs::create_dir_all(&source).unwrap();
+        std::fs::write(source.join("file"), "content").unwrap();
+        run(
+            "mksquashfs",
+            &[
+                text(&source),
+                text(image),
+                "-quiet",
+                "-noappend",
+                "-no-progress",
+            ],
+        );
+        let device = self.attach(image);
+        self.mount(&["-t", "squashfs", &device], mountpoint);
+        device
+    }
+
+    /// Puts an image on a free loop device; detached on drop.
+    fn attach(&mut self, image: &Path) -> String {
         let device = run("losetup", &["-f", "--show", text(image)]);
         let undo_device = device.clone();
         self.push(move || {
             // Detaches at once, or when the last user lets go.
             quiet("losetup", &["-d", &undo_device]);
         });
-        self.mount(&["-o", options, &device], mountpoint);
         device
     }
 
@@ -377,6 +413,48 @@ fn freeze_list_and_thaw_answer_as_qemu_ga_does() {
     assert_writable(Path::new(rw));
 }
 
+/// squashfs cannot freeze (EOPNOTSUPP: skipped, not counted); btrfs, whose
+/// mountinfo entry shows an anonymous device, is found through its source.
+#[test]
+fn freeze_list_skips_what_cannot_freeze_and_finds_btrfs() {
+    let _turn = serial();
+    let dir = TempDir::new("fsfreeze");
+    let (squashfs, btrfs) = (dir.0.join("squashfs"), dir.0.join("btrfs"));
+    let mut cleanup = Cleanup::default();
+    cleanup.loop_squashfs(&dir.0.join("squashfs.img"), &squashfs);
+    cleanup.loop_btrfs(&dir.0.join("btrfs.img"), &btrfs);
+    let script = |host: &mut Client| -> Vec<Value> {
+        let mut replies = vec![
+            freeze_list(host, &[text(&squashfs)]),
+            request(host, "guest-fsfreeze-status"),
+            freeze_list(host, &[text(&btrfs), text(&squashfs)]),
+        ];
+        let writer = start_writer(btrfs.join("data"));
+        assert_blocked(&writer);
+        replies.push(request(host, "guest-fsfreeze-thaw"));
+        assert_unblocked(&writer);
+        replies
+    };
+    let reference = {
+        let qemu_ga = QemuGa::start(&["-b", QEMU_GA_BLOCK]);
+        script(&mut qemu_ga.connect())
+    };
+    let ours = {
+        let agent = Agent::start(POLICY);
+        script(&mut agent.connect())
+    };
+    assert_eq!(ours, reference);
+    assert_eq!(
+        ours,
+        [
+            json!({"return": 0}),
+            json!({"return": "thawed"}),
+            json!({"return": 1}),
+            json!({"return": 1})
+        ]
+    );
+}
+
 #[test]
 fn frozen_state_survives_a_helper_crash_and_the_thaw_still_works() {
     let _turn = serial();
@@ -627,14 +705,14 @@ fn fsfreeze_hook_runs_before_freeze_and_after_thaw() {
 // ---- whole-system freeze and trim in a private mount namespace --------------
 
 /// A private mount namespace whose root is an ext4 loop image holding the
-/// agents and the libraries they load, with a second loop filesystem at
-/// /nodiscard whose device cannot discard (its image lives on a ramfs), a
-/// proc and a tmpfs /run. Nothing else is mounted there, so "every
-/// filesystem" means these two.
+/// agents and the libraries they load. Mounted inside it, in this order:
+/// /nodiscard, an ext4 whose device cannot discard (its image lives on a
+/// ramfs); /btrfs; /squashfs (no freeze, no trim); and a proc and a tmpfs
+/// /run. Nothing else is mounted there, so "every filesystem" means these.
 struct Sandbox {
     root: PathBuf,
-    /// Device numbers of the two loop devices: the only block devices an
-    /// agent in the sandbox may see.
+    /// Device numbers of the loop devices: the only block devices an agent
+    /// in the sandbox may see.
     devices: Vec<u64>,
     _cleanup: Cleanup,
     _dir: TempDir,
@@ -654,10 +732,18 @@ impl Sandbox {
             &root.join("nodiscard"),
             "rw",
         );
-        let devices = [root_device, nodiscard_device]
-            .iter()
-            .map(|d| std::fs::metadata(d).expect("loop device").rdev())
-            .collect();
+        let btrfs_device = cleanup.loop_btrfs(&dir.0.join("btrfs.img"), &root.join("btrfs"));
+        let squashfs_device =
+            cleanup.loop_squashfs(&dir.0.join("squashfs.img"), &root.join("squashfs"));
+        let devices = [
+            &root_device,
+            &nodiscard_device,
+            &btrfs_device,
+            &squashfs_device,
+        ]
+        .iter()
+        .map(|d| std::fs::metadata(d).expect("loop device").rdev())
+        .collect();
         let helper_dir = bin_dir();
         for (from, to) in [
             (helper_dir.join("agent-helper"), "agent-helper"),
@@ -681,6 +767,12 @@ impl Sandbox {
         // SAFETY: mknod with a valid path; a character device 1:3 (/dev/null).
         let rc = unsafe { libc::mknod(null.as_ptr(), libc::S_IFCHR | 0o666, libc::makedev(1, 3)) };
         assert_eq!(rc, 0, "mknod /dev/null");
+        // The btrfs mount names its device; the agents look it up there.
+        let node = CString::new(text(&root.join(btrfs_device.trim_start_matches('/')))).unwrap();
+        let rdev = std::fs::metadata(&btrfs_device).unwrap().rdev();
+        // SAFETY: mknod with a valid path; the same block device number.
+        let rc = unsafe { libc::mknod(node.as_ptr(), libc::S_IFBLK | 0o600, rdev) };
+        assert_eq!(rc, 0, "mknod {btrfs_device}");
         std::fs::write(root.join("policy.toml"), "default = \"allow\"\n").unwrap();
         Sandbox {
             root,
@@ -851,10 +943,16 @@ impl SandboxProcess {
             let fields: Vec<&str> = line.split(' ').collect();
             let (major, minor) = fields[2].split_once(':').unwrap();
             let (major, minor): (u32, u32) = (major.parse().unwrap(), minor.parse().unwrap());
-            let fstype = fields[fields.iter().position(|f| *f == "-").unwrap() + 1];
-            assert_ne!(fstype, "btrfs", "unexpected mount in the sandbox: {line}");
+            let separator = fields.iter().position(|f| *f == "-").unwrap();
+            let (fstype, source) = (fields[separator + 1], fields[separator + 2]);
+            let device = if fstype == "btrfs" {
+                // What the agents will resolve the source to.
+                std::fs::metadata(source).map_or(0, |m| m.rdev())
+            } else {
+                libc::makedev(major, minor)
+            };
             assert!(
-                major == 0 || devices.contains(&libc::makedev(major, minor)),
+                (major == 0 && fstype != "btrfs") || devices.contains(&device),
                 "the sandbox sees a block device that is not ours: {line}"
             );
         }
@@ -945,8 +1043,12 @@ fn whole_system_freeze_and_trim_in_a_private_mount_namespace() {
     let agent = sandbox.agent();
     let mut host = agent.connect();
     let first = request(&mut host, "guest-fstrim");
+    let root_entry = first["return"]["paths"]
+        .as_array()
+        .and_then(|paths| paths.iter().find(|p| p["path"] == "/"));
     assert_ne!(
-        first["return"]["paths"][1]["error"], "trim not supported",
+        root_entry.map(|e| &e["error"]),
+        Some(&json!("trim not supported")),
         "the root image's loop device cannot discard: its \
          /sys/block/loopN/queue/discard_max_bytes was set to 0"
     );
@@ -959,27 +1061,34 @@ fn whole_system_freeze_and_trim_in_a_private_mount_namespace() {
     drop(agent);
 
     assert_eq!(ours, reference);
-    let not_supported = json!({"path": "/nodiscard", "error": "trim not supported"});
+    // Reverse mount order; filesystems that cannot trim say so in their
+    // entry; `minimum` is what the kernel used (btrfs raises 0 to the
+    // device's discard granularity).
+    let not_supported = |path: &str| json!({"path": path, "error": "trim not supported"});
+    let trimmed =
+        |path: &str, minimum: i64| json!({"path": path, "minimum": minimum, "trimmed": "N"});
     assert_eq!(
         ours[0],
-        json!({"return": {"paths": [not_supported,
-            {"path": "/", "minimum": 0, "trimmed": "N"}]}})
+        json!({"return": {"paths": [not_supported("/squashfs"), trimmed("/btrfs", 4096),
+            not_supported("/nodiscard"), trimmed("/", 0)]}})
     );
     assert_eq!(
-        ours[1]["return"]["paths"][1],
-        json!({"path": "/", "minimum": 1048576, "trimmed": "N"})
+        ours[1],
+        json!({"return": {"paths": [not_supported("/squashfs"), trimmed("/btrfs", 1048576),
+            not_supported("/nodiscard"), trimmed("/", 1048576)]}})
     );
+    // A negative minimum is handed over as a huge unsigned one: ext4
+    // refuses it, btrfs trims nothing.
     assert_eq!(
-        ours[2],
-        json!({"return": {"paths": [
-            {"path": "/nodiscard", "error": "trim not supported"},
-            {"path": "/", "error": "failed to trim: Invalid argument"}]}})
+        ours[2]["return"]["paths"][3],
+        json!({"path": "/", "error": "failed to trim: Invalid argument"})
     );
-    assert_eq!(ours[3], json!({"return": 2}));
+    // Everything but squashfs (no freeze support: skipped, not counted).
+    assert_eq!(ours[3], json!({"return": 3}));
     assert_eq!(ours[4], json!({"return": "frozen"}));
     assert_eq!(ours[5], frozen_refusal("guest-fstrim"));
-    assert_eq!(ours[6], json!({"return": 2}));
-    assert_eq!(ours[7], json!({"return": 2}));
-    assert_eq!(ours[8], json!({"return": 2}));
+    assert_eq!(ours[6], json!({"return": 3}));
+    assert_eq!(ours[7], json!({"return": 3}));
+    assert_eq!(ours[8], json!({"return": 3}));
     assert_writable(&root);
 }
