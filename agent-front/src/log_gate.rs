@@ -11,7 +11,7 @@ static SUSPENDED: AtomicBool = AtomicBool::new(false);
 static DROPPED: AtomicU64 = AtomicU64::new(0);
 
 /// The writer filter: whether a line may be written now.
-pub fn open(_: &tracing::Metadata<'_>) -> bool {
+pub fn is_open(_: &tracing::Metadata<'_>) -> bool {
     if SUSPENDED.load(Ordering::Relaxed) {
         DROPPED.fetch_add(1, Ordering::Relaxed);
         return false;

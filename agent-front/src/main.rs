@@ -100,7 +100,7 @@ fn main() -> ExitCode {
         }
     };
     tracing_subscriber::fmt()
-        .with_writer(std::io::stderr.with_filter(log_gate::open))
+        .with_writer(std::io::stderr.with_filter(log_gate::is_open))
         .with_ansi(false)
         .with_max_level(if options.verbose {
             tracing::Level::DEBUG

@@ -149,7 +149,7 @@ fn init_logging(options: &RunOptions) -> Result<Option<OwnedFd>, String> {
     match &options.logfile {
         None => {
             builder
-                .with_writer(std::io::stderr.with_filter(log_gate::open))
+                .with_writer(std::io::stderr.with_filter(log_gate::is_open))
                 .init();
             Ok(None)
         }
@@ -165,7 +165,7 @@ fn init_logging(options: &RunOptions) -> Result<Option<OwnedFd>, String> {
                 .map_err(|e| format!("logfile {}: {e}", path.display()))?;
             let for_front = file.try_clone().map_err(|e| e.to_string())?;
             builder
-                .with_writer(std::sync::Mutex::new(file).with_filter(log_gate::open))
+                .with_writer(std::sync::Mutex::new(file).with_filter(log_gate::is_open))
                 .init();
             Ok(Some(OwnedFd::from(for_front)))
         }

@@ -42,15 +42,10 @@ const MAX_THAWS_PER_FILESYSTEM: usize = 16;
 pub struct Fsfreeze {
     statedir: StateDir,
     hook: Option<PathBuf>,
-    /// Filesystems this helper froze, in the order it froze them.
-    held: Vec<Held>,
+    /// An open fd on each filesystem this helper froze, in freezing order.
+    held: Vec<OwnedFd>,
     /// Mount points a previous run recorded as frozen.
     recorded: Vec<PathBuf>,
-}
-
-struct Held {
-    dir: PathBuf,
-    fd: OwnedFd,
 }
 
 #[derive(Clone, Copy)]
@@ -109,6 +104,8 @@ impl Fsfreeze {
             })
             .collect();
         let dirs: Vec<PathBuf> = targets.iter().map(|m| m.dir.clone()).collect();
+        // The last line logged until the thaw.
+        tracing::info!(candidates = dirs.len(), "freezing filesystems");
         self.set_frozen(frozen, &dirs);
         match self.freeze_each(&targets) {
             Ok(0) => {
@@ -134,10 +131,7 @@ impl Fsfreeze {
             match ioctl_no_arg(&fd, FIFREEZE) {
                 Ok(()) => {
                     count += 1;
-                    self.held.push(Held {
-                        dir: mount.dir.clone(),
-                        fd,
-                    });
+                    self.held.push(fd);
                 }
                 Err(libc::EOPNOTSUPP | libc::EBUSY) => {}
                 Err(errno) => {
@@ -154,10 +148,9 @@ impl Fsfreeze {
         let mounts = mounts::read()?;
         let mut count = 0;
         // Held filesystems first, in mount order (the reverse of freezing).
-        while let Some(held) = self.held.pop() {
-            if thaw_fully(&held.fd) {
+        while let Some(fd) = self.held.pop() {
+            if thaw_fully(&fd) {
                 count += 1;
-                tracing::debug!(dir = %held.dir.display(), "thawed");
             }
         }
         let recorded_elsewhere: Vec<PathBuf> = self
@@ -181,6 +174,7 @@ impl Fsfreeze {
             }
         }
         self.set_thawed(frozen);
+        tracing::info!(count, "filesystems thawed");
         self.run_hook(HookPhase::Thaw)?;
         Ok(count)
     }
