@@ -1,6 +1,7 @@
 //! The command line, following qemu-ga's so existing unit files and habits
 //! carry over. Every mistake is one line on stderr and exit status 1.
 
+use crate::system::{Program, SystemPaths};
 use std::path::PathBuf;
 
 pub const DEFAULT_VIRTIO_PATH: &str = "/dev/virtio-ports/org.qemu.guest_agent.0";
@@ -37,6 +38,7 @@ pub struct RunOptions {
     pub sandbox_selftest: bool,
     /// Run with `freeze` before freezing and `thaw` after thawing.
     pub fsfreeze_hook: Option<PathBuf>,
+    pub system: SystemPaths,
 }
 
 #[derive(Debug)]
@@ -74,6 +76,12 @@ Privilege-separated QEMU guest agent (qemu-ga compatible).
                           for bringing the agent up on a new distribution)
       --sandbox-selftest  every front makes one forbidden syscall right after
                           sandboxing: it must die by SIGSYS (and be restarted)
+      --program NAME=FILE run FILE for NAME (chpasswd, shutdown, systemctl,
+                          pm-is-supported, pm-hibernate, pm-suspend,
+                          pm-suspend-hybrid) instead of the installed one
+      --sysfs-root DIR    where sysfs is mounted (default /sys)
+      --password-root DIR change passwords in DIR/etc/shadow (chpasswd -R)
+                          instead of the system's own
 ";
 
 /// Options qemu-ga has that this agent does not offer yet: named so the
@@ -103,6 +111,9 @@ const OPTIONS: &[(&str, &str, bool)] = &[
     ("", "front-path", true),
     ("", "seccomp", true),
     ("", "sandbox-selftest", false),
+    ("", "program", true),
+    ("", "sysfs-root", true),
+    ("", "password-root", true),
 ];
 
 pub fn parse(args: &[String]) -> Result<Command, String> {
@@ -177,6 +188,7 @@ fn build(values: Vec<(&'static str, Option<String>)>) -> Result<Command, String>
     let mut seccomp = SeccompMode::Kill;
     let mut sandbox_selftest = false;
     let mut fsfreeze_hook = None;
+    let mut system = SystemPaths::default();
     for (name, value) in values {
         let value = value.unwrap_or_default();
         match name {
@@ -215,6 +227,18 @@ fn build(values: Vec<(&'static str, Option<String>)>) -> Result<Command, String>
             }
             "sandbox-selftest" => sandbox_selftest = true,
             "fsfreeze-hook" => fsfreeze_hook = Some(PathBuf::from(value)),
+            "program" => {
+                let (program, file) = value
+                    .split_once('=')
+                    .ok_or_else(|| format!("--program '{value}' is not NAME=FILE"))?;
+                let program = Program::from_name(program)
+                    .ok_or_else(|| format!("--program: unknown program '{program}'"))?;
+                system
+                    .program_overrides
+                    .push((program, absolute("program", file)?));
+            }
+            "sysfs-root" => system.sysfs_root = absolute("sysfs-root", &value)?,
+            "password-root" => system.password_root = Some(absolute("password-root", &value)?),
             _ => unreachable!("every option in OPTIONS is handled"),
         }
     }
@@ -236,7 +260,15 @@ fn build(values: Vec<(&'static str, Option<String>)>) -> Result<Command, String>
         seccomp,
         sandbox_selftest,
         fsfreeze_hook,
+        system,
     })))
+}
+
+fn absolute(option: &str, value: &str) -> Result<PathBuf, String> {
+    if !value.starts_with('/') {
+        return Err(format!("--{option} '{value}' must be an absolute path"));
+    }
+    Ok(PathBuf::from(value))
 }
 
 #[cfg(test)]
@@ -260,6 +292,25 @@ mod tests {
         assert!(o.verbose);
         let o = run(&[]).unwrap();
         assert_eq!(o.path, PathBuf::from(DEFAULT_VIRTIO_PATH));
+        assert_eq!(o.system.sysfs_root, PathBuf::from("/sys"));
+        assert_eq!(o.system.password_root, None);
+    }
+
+    #[test]
+    fn system_paths() {
+        let o = run(&[
+            "--program=shutdown=/t/record",
+            "--sysfs-root",
+            "/t/sys",
+            "--password-root=/t/root",
+        ])
+        .unwrap();
+        assert_eq!(
+            o.system.program_overrides,
+            [(Program::Shutdown, PathBuf::from("/t/record"))]
+        );
+        assert_eq!(o.system.sysfs_root, PathBuf::from("/t/sys"));
+        assert_eq!(o.system.password_root, Some(PathBuf::from("/t/root")));
     }
 
     #[test]
@@ -302,6 +353,18 @@ mod tests {
                 "invalid method 'carrier-pigeon'",
             ),
             (&["-p"][..], "option '--path' requires an argument"),
+            (
+                &["--program", "rm=/bin/rm"][..],
+                "--program: unknown program 'rm'",
+            ),
+            (
+                &["--program", "shutdown"][..],
+                "--program 'shutdown' is not NAME=FILE",
+            ),
+            (
+                &["--sysfs-root", "sys"][..],
+                "--sysfs-root 'sys' must be an absolute path",
+            ),
             (
                 &["-t", "rel"][..],
                 "statedir 'rel' must be an absolute path",

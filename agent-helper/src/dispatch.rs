@@ -3,6 +3,7 @@
 //! one operation. The front is not trusted: everything is checked here again.
 
 use crate::ops;
+use crate::system::SystemPaths;
 use policy::Policy;
 use protocol::commands::{self, Availability};
 use protocol::error::DisabledReason;
@@ -15,6 +16,10 @@ pub struct Context {
     pub frozen: bool,
     /// What is frozen, the statedir record and the hook.
     pub fsfreeze: ops::fsfreeze::Fsfreeze,
+    /// Where operations find programs, sysfs and the account files.
+    pub system: SystemPaths,
+    /// Open guest-file handles; they outlive any one front.
+    pub files: ops::files::FileTable,
 }
 
 pub fn handle(request: HelperRequest, ctx: &mut Context) -> Result<HelperReply, QgaError> {
@@ -61,5 +66,40 @@ pub fn handle(request: HelperRequest, ctx: &mut Context) -> Result<HelperReply, 
             .thaw(&mut ctx.frozen)
             .map(HelperReply::FsfreezeCount),
         HelperRequest::Fstrim { minimum } => ops::fstrim::trim(minimum).map(HelperReply::Fstrim),
+        HelperRequest::SetUserPassword {
+            username,
+            password,
+            crypted,
+        } => ops::password::set_user_password(&ctx.system, &username, &password, crypted)
+            .map(|()| HelperReply::PasswordSet),
+        HelperRequest::Shutdown(mode) => {
+            ops::power::shutdown(&ctx.system, mode).map(|()| HelperReply::PowerActionStarted)
+        }
+        HelperRequest::Suspend(mode) => {
+            ops::power::suspend(&ctx.system, mode).map(|()| HelperReply::PowerActionStarted)
+        }
+        HelperRequest::SetTime { time_ns } => {
+            ops::time::set_time(time_ns).map(|()| HelperReply::Done)
+        }
+        HelperRequest::FileOpen { path, mode } => {
+            ctx.files.open(&path, mode).map(HelperReply::FileHandle)
+        }
+        HelperRequest::FileClose { handle } => ctx.files.close(handle).map(|()| HelperReply::Done),
+        HelperRequest::FileRead { handle, count } => ctx
+            .files
+            .read(handle, count)
+            .map(|(data, eof)| HelperReply::FileData { data, eof }),
+        HelperRequest::FileWrite { handle, data } => {
+            ctx.files.write(handle, &data).map(HelperReply::FileWritten)
+        }
+        HelperRequest::FileSeek {
+            handle,
+            offset,
+            whence,
+        } => ctx
+            .files
+            .seek(handle, offset, whence)
+            .map(HelperReply::FilePosition),
+        HelperRequest::FileFlush { handle } => ctx.files.flush(handle).map(|()| HelperReply::Done),
     }
 }

@@ -5,9 +5,13 @@
 
 pub mod commands;
 pub mod error;
+pub mod file_mode;
 pub mod internal;
 pub mod limits;
 pub mod mount_point;
+pub mod password;
+pub mod power;
+pub mod qbase64;
 pub mod qga;
 
 pub use commands::{CommandSpec, Side, COMMANDS};

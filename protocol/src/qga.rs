@@ -104,11 +104,23 @@ impl<'de> Deserialize<'de> for GuestFileWhence {
         struct WhenceVisitor;
         impl<'de> serde::de::Visitor<'de> for WhenceVisitor {
             type Value = GuestFileWhence;
+            // The type name qemu-ga reports for a value that is neither a
+            // number nor a string.
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("an integer or one of \"set\", \"cur\", \"end\"")
+                f.write_str("GuestFileWhence")
             }
             fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Self::Value, E> {
                 Ok(GuestFileWhence::Value(v))
+            }
+            // A number that is not an int64 fails as qemu-ga's integer branch.
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                Err(E::invalid_type(
+                    serde::de::Unexpected::Unsigned(v),
+                    &"integer",
+                ))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Self::Value, E> {
+                Err(E::invalid_type(serde::de::Unexpected::Float(v), &"integer"))
             }
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
                 match v {
@@ -129,6 +141,18 @@ pub enum QGASeek {
     Set,
     Cur,
     End,
+}
+
+impl GuestFileWhence {
+    /// qemu-ga's whence code: the names stand for 0, 1 and 2.
+    pub fn code(&self) -> i64 {
+        match self {
+            GuestFileWhence::Value(v) => *v,
+            GuestFileWhence::Name(QGASeek::Set) => 0,
+            GuestFileWhence::Name(QGASeek::Cur) => 1,
+            GuestFileWhence::Name(QGASeek::End) => 2,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -2,6 +2,8 @@
 //! (as root, as in production) on a unix socket in a private directory, talk
 //! to it like a host does, and look at its processes through /proc.
 
+pub mod qemu_ga;
+
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
@@ -60,6 +62,9 @@ pub struct Agent {
     pub socket: PathBuf,
     pub policy: PathBuf,
     pub log: PathBuf,
+    extra_args: Vec<String>,
+    /// How many "agent ready" lines the log held before the latest start.
+    starts_logged: usize,
     child: Child,
 }
 
@@ -77,45 +82,39 @@ impl Agent {
     }
 
     pub fn start_with(options: AgentOptions) -> Agent {
-        Self::start_in(TempDir::new("agent"), options)
-    }
-
-    /// Starts an agent in the directory of an earlier one (see `crash`),
-    /// so it finds that agent's statedir.
-    pub fn start_in(dir: TempDir, options: AgentOptions) -> Agent {
         require_root();
+        let dir = TempDir::new("agent");
         let socket = dir.0.join("qga.sock");
-        // A crashed agent leaves its socket behind; the new one replaces it,
-        // but readiness must not be judged by the stale one.
-        let _ = std::fs::remove_file(&socket);
         let policy = dir.0.join("policy.toml");
         let log = dir.0.join("agent.log");
         std::fs::write(&policy, options.policy).expect("write policy");
-        let child = Command::new(bin_dir().join("agent-helper"))
-            .args(["-m", "unix-listen", "-p"])
-            .arg(&socket)
-            .arg("-t")
-            .arg(&dir.0)
-            .arg("-f")
-            .arg(dir.0.join("agent.pid"))
-            .arg("-l")
-            .arg(&log)
-            .arg("--policy")
-            .arg(&policy)
-            .arg("-v")
-            .args(&options.extra_args)
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("start agent-helper");
+        let child = spawn_helper(&dir.0, &socket, &log, &policy, &options.extra_args);
         let mut agent = Agent {
             dir,
             socket,
             policy,
             log,
+            extra_args: options.extra_args,
+            starts_logged: 0,
             child,
         };
         agent.wait_ready();
         agent
+    }
+
+    /// Stops the agent with SIGTERM and starts it again with the same
+    /// statedir, socket, policy and log, as a service manager would.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.starts_logged = self.log_text().matches("agent ready").count();
+        self.child = spawn_helper(
+            &self.dir.0,
+            &self.socket,
+            &self.log,
+            &self.policy,
+            &self.extra_args,
+        );
+        self.wait_ready();
     }
 
     fn wait_ready(&mut self) {
@@ -126,12 +125,53 @@ impl Agent {
             }
             // A helper that starts frozen logs nothing until the thaw.
             let frozen_start = self.dir.0.join("qga.state.isfrozen").exists();
-            if self.socket.exists() && (frozen_start || self.log_text().contains("agent ready")) {
+            if self.socket.exists()
+                && (frozen_start
+                    || self.log_text().matches("agent ready").count() > self.starts_logged)
+            {
                 return;
             }
             std::thread::sleep(Duration::from_millis(20));
         }
         panic!("agent did not come up\n{}", self.log_text());
+    }
+
+    /// Kills the helper with SIGKILL, as a crash would (its front dies with
+    /// it), and starts it again with the same statedir, socket, policy and
+    /// log.
+    pub fn crash_and_restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        // The crashed helper left its socket; readiness must not be judged
+        // by it.
+        let _ = std::fs::remove_file(&self.socket);
+        self.starts_logged = self.log_text().matches("agent ready").count();
+        self.child = spawn_helper(
+            &self.dir.0,
+            &self.socket,
+            &self.log,
+            &self.policy,
+            &self.extra_args,
+        );
+        self.wait_ready();
+    }
+
+    /// SIGTERM, then SIGKILL if the helper has not exited within 5 s.
+    fn stop(&mut self) {
+        if let Ok(Some(_)) = self.child.try_wait() {
+            // Already reaped: its pid may belong to another process now.
+            return;
+        }
+        self.signal(libc::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     pub fn helper_pid(&self) -> u32 {
@@ -174,33 +214,37 @@ impl Agent {
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
     }
-
-    /// Kills the helper with SIGKILL, as a crash would (its front dies with
-    /// it), and hands back its directory, statedir included.
-    pub fn crash(mut self) -> TempDir {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        std::mem::replace(&mut self.dir, TempDir(PathBuf::new()))
-    }
 }
 
 impl Drop for Agent {
     fn drop(&mut self) {
-        if let Ok(Some(_)) = self.child.try_wait() {
-            // Already reaped: its pid may belong to another process now.
-            return;
-        }
-        self.signal(libc::SIGTERM);
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.stop();
     }
+}
+
+fn spawn_helper(
+    statedir: &Path,
+    socket: &Path,
+    log: &Path,
+    policy: &Path,
+    extra_args: &[String],
+) -> Child {
+    Command::new(bin_dir().join("agent-helper"))
+        .args(["-m", "unix-listen", "-p"])
+        .arg(socket)
+        .arg("-t")
+        .arg(statedir)
+        .arg("-f")
+        .arg(statedir.join("agent.pid"))
+        .arg("-l")
+        .arg(log)
+        .arg("--policy")
+        .arg(policy)
+        .arg("-v")
+        .args(extra_args)
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("start agent-helper")
 }
 
 /// Processes whose parent is `pid`.

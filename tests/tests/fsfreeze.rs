@@ -462,23 +462,15 @@ fn frozen_state_survives_a_helper_crash_and_the_thaw_still_works() {
     let mnt = dir.0.join("mnt");
     let mut cleanup = Cleanup::default();
     cleanup.loop_ext4(&dir.0.join("image"), 32, &mnt, "rw");
-    let agent = Agent::start(POLICY);
+    let mut agent = Agent::start(POLICY);
     assert_eq!(
         freeze_list(&mut agent.connect(), &[text(&mnt)]),
         json!({"return": 1})
     );
-    let statedir = agent.crash();
+    agent.crash_and_restart();
     // Still frozen: nobody thawed it.
     let writer = start_writer(mnt.join("data"));
     assert_blocked(&writer);
-
-    let agent = Agent::start_in(
-        statedir,
-        AgentOptions {
-            policy: POLICY,
-            extra_args: Vec::new(),
-        },
-    );
     let mut host = agent.connect();
     assert_eq!(
         request(&mut host, "guest-fsfreeze-status"),

@@ -211,9 +211,8 @@ fn unicode_escape(rest: &[u8]) -> Parsed<(char, usize)> {
     if (0xDC00..0xE000).contains(&first) {
         return Err(error("invalid \\uXXXX escape (unpaired low surrogate)"));
     }
-    if first == 0 {
-        return Err(error("\\u0000 is not supported"));
-    }
+    // qemu-ga 7.2 accepts \u0000 (it keeps it as modified UTF-8 and echoes
+    // it back as \u0000); so does this parser.
     let c = char::from_u32(first).ok_or_else(|| error("invalid \\uXXXX escape"))?;
     Ok((c, 4))
 }

@@ -17,8 +17,8 @@
 //! was renamed or covered, and the statedir record names them, so a helper
 //! restarted after a crash thaws them too.
 
-use super::errno_text;
 use super::mounts::{self, Mount};
+use super::strerror;
 use crate::log_gate;
 use crate::runner;
 use crate::state::StateDir;
@@ -127,7 +127,7 @@ impl Fsfreeze {
         for mount in targets {
             let text = mount.dir_text();
             let fd = mounts::open(&mount.dir)
-                .map_err(|errno| QgaError::fsfreeze_open_failed(&text, &errno_text::of(errno)))?;
+                .map_err(|errno| QgaError::fsfreeze_open_failed(&text, &strerror(errno)))?;
             match ioctl_no_arg(&fd, FIFREEZE) {
                 Ok(()) => {
                     count += 1;
@@ -135,7 +135,7 @@ impl Fsfreeze {
                 }
                 Err(libc::EOPNOTSUPP | libc::EBUSY) => {}
                 Err(errno) => {
-                    return Err(QgaError::fsfreeze_failed(&text, &errno_text::of(errno)));
+                    return Err(QgaError::fsfreeze_failed(&text, &strerror(errno)));
                 }
             }
         }
@@ -209,7 +209,7 @@ impl Fsfreeze {
         if let Err(errno) = executable(hook) {
             return Err(QgaError::fsfreeze_hook_inaccessible(
                 &shown,
-                &errno_text::of(errno),
+                &strerror(errno),
             ));
         }
         tracing::info!(hook = %shown, phase = phase.argument(), "running fsfreeze hook");

@@ -4,8 +4,8 @@
 //! supported" and any other failure with its errno text. The list comes out
 //! in reverse mount order, as qemu-ga builds it.
 
-use super::errno_text;
 use super::mounts::{self, Mount};
+use super::strerror;
 use protocol::internal::{FstrimPath, Trimmed};
 use protocol::QgaError;
 use std::os::fd::AsRawFd;
@@ -34,8 +34,8 @@ pub fn trim(minimum: Option<i64>) -> Result<Vec<FstrimPath>, QgaError> {
 }
 
 fn trim_one(mount: &Mount, minimum: i64) -> Result<Trimmed, String> {
-    let fd = mounts::open(&mount.dir)
-        .map_err(|errno| QgaError::fstrim_open_failed(&errno_text::of(errno)))?;
+    let fd =
+        mounts::open(&mount.dir).map_err(|errno| QgaError::fstrim_open_failed(&strerror(errno)))?;
     // The whole filesystem; the integer is handed over bit for bit, as
     // qemu-ga does (a negative minimum is a huge one, which the kernel
     // refuses).
@@ -50,7 +50,7 @@ fn trim_one(mount: &Mount, minimum: i64) -> Result<Trimmed, String> {
     if rc != 0 {
         return Err(match mounts::last_errno() {
             libc::ENOTTY | libc::EOPNOTSUPP => QgaError::fstrim_not_supported(),
-            other => QgaError::fstrim_failed(&errno_text::of(other)),
+            other => QgaError::fstrim_failed(&strerror(other)),
         });
     }
     Ok(Trimmed {

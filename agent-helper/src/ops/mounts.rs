@@ -33,8 +33,12 @@ impl Mount {
 
 /// The current mount table's candidates, in mount order.
 pub fn read() -> Result<Vec<Mount>, QgaError> {
-    let text = std::fs::read(MOUNTINFO)
-        .map_err(|e| QgaError::mount_table_unreadable(&super::errno_text::of_io(&e)))?;
+    let text = std::fs::read(MOUNTINFO).map_err(|e| {
+        let reason = e
+            .raw_os_error()
+            .map_or_else(|| e.to_string(), super::strerror);
+        QgaError::mount_table_unreadable(&reason)
+    })?;
     Ok(parse(&text, block_device_number))
 }
 
