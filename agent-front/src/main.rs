@@ -9,7 +9,6 @@ mod fdio;
 mod json;
 mod link;
 mod log_gate;
-mod qbase64;
 mod sandbox;
 mod seccomp_rules;
 mod serve;

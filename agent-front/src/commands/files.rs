@@ -9,10 +9,10 @@
 
 use super::{call, decode, unexpected, Arguments, CommandResult};
 use crate::link::{CallError, HelperLink};
-use crate::qbase64;
 use protocol::file_mode::OpenMode;
 use protocol::internal::{HelperReply, HelperRequest};
 use protocol::limits::{FILE_CHUNK_BYTES, MAX_FILE_READ_BYTES, MAX_PATH_BYTES};
+use protocol::qbase64;
 use protocol::qga::{FileHandleArgs, FileOpenArgs, FileReadArgs, FileSeekArgs, FileWriteArgs};
 use protocol::QgaError;
 use serde_json::{json, Value};
@@ -110,9 +110,12 @@ pub async fn read(arguments: Arguments<'_>, link: &mut HelperLink) -> CommandRes
 pub async fn write(arguments: Arguments<'_>, link: &mut HelperLink) -> CommandResult {
     let a: FileWriteArgs = decode(arguments)?;
     let handle = a.handle;
-    let Some(data) = qbase64::decode(&a.buf_b64) else {
-        check_handle(link, handle).await?;
-        return Err(CallError::Request(QgaError::base64_invalid()));
+    let data = match qbase64::decode(&a.buf_b64) {
+        Ok(data) => data,
+        Err(e) => {
+            check_handle(link, handle).await?;
+            return Err(CallError::Request(e));
+        }
     };
     let count = match a.count {
         None => data.len(),
