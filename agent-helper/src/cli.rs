@@ -9,6 +9,7 @@ pub const DEFAULT_STATEDIR: &str = "/var/run";
 pub const DEFAULT_PIDFILE: &str = "/var/run/qemu-ga.pid";
 pub const DEFAULT_POLICY: &str = "/etc/qga/policy.toml";
 pub const DEFAULT_FRONT_USER: &str = "nobody";
+pub const DEFAULT_FSFREEZE_HOOK: &str = "/etc/qemu/fsfreeze-hook";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Method {
@@ -35,6 +36,8 @@ pub struct RunOptions {
     pub front_path: Option<PathBuf>,
     pub seccomp: SeccompMode,
     pub sandbox_selftest: bool,
+    /// Run with `freeze` before freezing and `thaw` after thawing.
+    pub fsfreeze_hook: Option<PathBuf>,
     pub system: SystemPaths,
 }
 
@@ -58,6 +61,10 @@ Privilege-separated QEMU guest agent (qemu-ga compatible).
   -t, --statedir    directory for state information (absolute path,
                     default is /var/run)
   -v, --verbose     log extra debugging information
+  -F, --fsfreeze-hook[=FILE]
+                    run FILE (default /etc/qemu/fsfreeze-hook) with 'freeze'
+                    before freezing filesystems and 'thaw' after thawing
+                    them; the file name must be attached (-F/path)
   -V, --version     print version information and exit
   -h, --help        display this help and exit
       --policy FILE       command policy (default /etc/qga/policy.toml)
@@ -85,7 +92,6 @@ const NOT_YET: &[(&str, &str)] = &[
     ("d", "daemonize"),
     ("b", "block-rpcs"),
     ("a", "allow-rpcs"),
-    ("F", "fsfreeze-hook"),
     ("D", "dump-conf"),
     ("r", "retry-path"),
     ("c", "config"),
@@ -134,6 +140,13 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
         } else {
             return Err(format!("unexpected argument '{arg}'"));
         };
+        if name == "F" || name == "fsfreeze-hook" {
+            // qemu-ga's optional argument: only an attached value is taken,
+            // so `-F /path` leaves `/path` as a stray argument.
+            let hook = inline.unwrap_or_else(|| DEFAULT_FSFREEZE_HOOK.to_string());
+            values.push(("fsfreeze-hook", Some(hook)));
+            continue;
+        }
         if let Some((s, l)) = NOT_YET.iter().find(|(s, l)| *s == name || *l == name) {
             return Err(format!(
                 "option -{s}/--{l} is not supported by this version"
@@ -178,6 +191,7 @@ fn build(values: Vec<(&'static str, Option<String>)>) -> Result<Command, String>
     let mut front_path = None;
     let mut seccomp = SeccompMode::Kill;
     let mut sandbox_selftest = false;
+    let mut fsfreeze_hook = None;
     let mut system = SystemPaths::default();
     for (name, value) in values {
         let value = value.unwrap_or_default();
@@ -216,6 +230,7 @@ fn build(values: Vec<(&'static str, Option<String>)>) -> Result<Command, String>
                 }
             }
             "sandbox-selftest" => sandbox_selftest = true,
+            "fsfreeze-hook" => fsfreeze_hook = Some(PathBuf::from(value)),
             "program" => {
                 let (program, file) = value
                     .split_once('=')
@@ -250,6 +265,7 @@ fn build(values: Vec<(&'static str, Option<String>)>) -> Result<Command, String>
         front_path,
         seccomp,
         sandbox_selftest,
+        fsfreeze_hook,
         system,
     })))
 }
@@ -306,6 +322,33 @@ mod tests {
         assert_eq!(o.system.password_root, Some(PathBuf::from("/t/root")));
         assert_eq!(o.system.procfs_root, PathBuf::from("/t/proc"));
         assert_eq!(o.system.udev_data_dir, PathBuf::from("/t/udev"));
+    }
+
+    #[test]
+    fn fsfreeze_hook_takes_only_an_attached_value() {
+        assert_eq!(run(&[]).unwrap().fsfreeze_hook, None);
+        assert_eq!(
+            run(&["-F"]).unwrap().fsfreeze_hook,
+            Some(PathBuf::from(DEFAULT_FSFREEZE_HOOK))
+        );
+        assert_eq!(
+            run(&["--fsfreeze-hook"]).unwrap().fsfreeze_hook,
+            Some(PathBuf::from(DEFAULT_FSFREEZE_HOOK))
+        );
+        assert_eq!(
+            run(&["-F/opt/hook"]).unwrap().fsfreeze_hook,
+            Some(PathBuf::from("/opt/hook"))
+        );
+        assert_eq!(
+            run(&["--fsfreeze-hook=/opt/hook", "-v"])
+                .unwrap()
+                .fsfreeze_hook,
+            Some(PathBuf::from("/opt/hook"))
+        );
+        assert_eq!(
+            run(&["-F", "/opt/hook"]).unwrap_err(),
+            "unexpected argument '/opt/hook'"
+        );
     }
 
     #[test]

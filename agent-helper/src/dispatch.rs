@@ -15,6 +15,8 @@ use protocol::QgaError;
 pub struct Context {
     pub policy: Policy,
     pub frozen: bool,
+    /// What is frozen, the statedir record and the hook.
+    pub fsfreeze: ops::fsfreeze::Fsfreeze,
     /// Where operations find programs, sysfs and the account files.
     pub system: SystemPaths,
     /// Open guest-file handles; they outlive any one front.
@@ -52,6 +54,19 @@ pub fn handle(request: HelperRequest, ctx: &mut Context) -> Result<HelperReply, 
         } else {
             GuestFsfreezeStatus::Thawed
         })),
+        HelperRequest::FsfreezeFreeze => ctx
+            .fsfreeze
+            .freeze(&mut ctx.frozen, None)
+            .map(HelperReply::FsfreezeCount),
+        HelperRequest::FsfreezeFreezeList(mountpoints) => ctx
+            .fsfreeze
+            .freeze(&mut ctx.frozen, mountpoints.as_deref())
+            .map(HelperReply::FsfreezeCount),
+        HelperRequest::FsfreezeThaw => ctx
+            .fsfreeze
+            .thaw(&mut ctx.frozen)
+            .map(HelperReply::FsfreezeCount),
+        HelperRequest::Fstrim { minimum } => ops::fstrim::trim(minimum).map(HelperReply::Fstrim),
         HelperRequest::SetUserPassword {
             username,
             password,

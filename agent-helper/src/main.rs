@@ -8,6 +8,8 @@ mod check_policy;
 mod cli;
 mod dispatch;
 mod launch;
+#[path = "../../agent-front/src/log_gate.rs"]
+mod log_gate;
 mod ops;
 mod pidfile;
 mod privileges;
@@ -26,6 +28,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use tracing_subscriber::fmt::writer::MakeWriterExt;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -111,11 +114,13 @@ fn run(options: RunOptions) -> Result<(), String> {
 
     let changes_a_password_root = options.system.password_root.is_some();
     let files = ops::files::FileTable::new(statedir.clone());
+    let fsfreeze = ops::fsfreeze::Fsfreeze::new(statedir, options.fsfreeze_hook.clone(), frozen);
     let ctx = dispatch::Context {
         policy,
         frozen,
         system: options.system.clone(),
         files,
+        fsfreeze,
     };
     let mut supervisor =
         supervisor::Supervisor::new(launcher, channel, log, signals, options.policy.clone(), ctx);
@@ -133,6 +138,7 @@ fn run(options: RunOptions) -> Result<(), String> {
     );
     let supervisor::Exit::Signal(signal) = supervisor.run();
     tracing::info!(%signal, "agent stopping");
+    supervisor.thaw_before_exit();
     if options.method == Method::UnixListen {
         let _ = std::fs::remove_file(&options.path);
     }
@@ -152,10 +158,14 @@ fn init_logging(options: &RunOptions) -> Result<Option<OwnedFd>, String> {
         .with_max_level(level);
     match &options.logfile {
         None => {
-            builder.with_writer(std::io::stderr).init();
+            builder
+                .with_writer(std::io::stderr.with_filter(log_gate::is_open))
+                .init();
             Ok(None)
         }
         Some(path) => {
+            // Opened even when a previous run left filesystems frozen: the
+            // log gate keeps it unwritten until the thaw.
             let file = std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
@@ -164,7 +174,9 @@ fn init_logging(options: &RunOptions) -> Result<Option<OwnedFd>, String> {
                 .open(path)
                 .map_err(|e| format!("logfile {}: {e}", path.display()))?;
             let for_front = file.try_clone().map_err(|e| e.to_string())?;
-            builder.with_writer(std::sync::Mutex::new(file)).init();
+            builder
+                .with_writer(std::sync::Mutex::new(file).with_filter(log_gate::is_open))
+                .init();
             Ok(Some(OwnedFd::from(for_front)))
         }
     }

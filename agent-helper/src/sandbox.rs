@@ -557,6 +557,42 @@ const HELPER_SYSCALLS: &[Row] = &[
         When::Always,
         "getifaddrs reads the netlink dump",
     ),
+    // guest-fsfreeze-*, guest-fstrim (the mount table and the statedir
+    // record use openat, read, write, fsync, rename and unlink above; ioctl
+    // above carries FIFREEZE, FITHAW and FITRIM on an open mount point)
+    (
+        libc::SYS_access,
+        When::Always,
+        "check that the fsfreeze hook is executable, as qemu-ga does",
+    ),
+    // The fsfreeze hook inherits this filter: besides the rows above for
+    // programs and shell scripts, what /bin/sh, Debian's hook script and the
+    // tools such scripts run need (found with strace on
+    // /etc/qemu/fsfreeze-hook and a hook.d script). A site's own hook
+    // scripts may need more: `--seccomp log` shows what.
+    (libc::SYS_vfork, When::Always, "the shell starts commands"),
+    (libc::SYS_fadvise64, When::Always, "coreutils reading files"),
+    (libc::SYS_getcwd, When::Always, "the shell's start-up"),
+    (
+        libc::SYS_arch_prctl,
+        When::Always,
+        "libc start-up in a program the helper runs",
+    ),
+    (
+        libc::SYS_set_tid_address,
+        When::Always,
+        "libc start-up in a program the helper runs",
+    ),
+    (
+        libc::SYS_rseq,
+        When::Always,
+        "libc start-up in a program the helper runs",
+    ),
+    (
+        libc::SYS_prlimit64,
+        When::Always,
+        "libc start-up in a program the helper runs",
+    ),
 ];
 
 /// Only when passwords are changed in another root than `/` (tests): the

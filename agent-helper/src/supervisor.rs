@@ -299,12 +299,37 @@ impl Supervisor {
         };
         let was_frozen = self.ctx.frozen;
         let result = dispatch::handle(message.request, &mut self.ctx);
-        self.send(&FromHelper::Reply {
-            seq: message.seq,
-            result,
-        });
+        // The new frozen state goes first, so the front gates (and answers
+        // guest-info for) the very next request with it.
         if self.ctx.frozen != was_frozen {
             self.send_state();
+        }
+        let mut reply = FromHelper::Reply {
+            seq: message.seq,
+            result,
+        };
+        if let Err(e) = internal::encode(&reply) {
+            // A reply the link cannot carry (a huge mount table, say) must
+            // still answer the request, or the front would wait forever.
+            tracing::warn!(error = %e, "reply does not fit the internal link");
+            reply = FromHelper::Reply {
+                seq: message.seq,
+                result: Err(QgaError::internal(&format!("reply too large: {e}"))),
+            };
+        }
+        self.send(&reply);
+    }
+
+    /// On a clean stop, filesystems this agent froze are thawed (running the
+    /// hook), so stopping the agent never leaves the guest frozen. A crash
+    /// leaves the statedir record instead, for the next run to act on.
+    pub fn thaw_before_exit(&mut self) {
+        if !self.ctx.frozen {
+            return;
+        }
+        match self.ctx.fsfreeze.thaw(&mut self.ctx.frozen) {
+            Ok(count) => tracing::info!(count, "thawed filesystems before exiting"),
+            Err(e) => tracing::error!(error = %e, "thaw before exiting failed"),
         }
     }
 }

@@ -348,6 +348,47 @@ impl QgaError {
     pub fn block_directory_failed(path: &str, errno: i32) -> Self {
         Self::with_errno(format_args!("Can't open directory \"{path}\""), errno)
     }
+
+    // ---- guest-fsfreeze-* and guest-fstrim; `reason` is strerror's text ----
+
+    pub fn mount_table_unreadable(reason: &str) -> Self {
+        Self::generic(format!("failed to read the mount table: {reason}"))
+    }
+
+    pub fn fsfreeze_open_failed(path: &str, reason: &str) -> Self {
+        Self::generic(format!("failed to open {path}: {reason}"))
+    }
+
+    pub fn fsfreeze_failed(path: &str, reason: &str) -> Self {
+        Self::generic(format!("failed to freeze {path}: {reason}"))
+    }
+
+    pub fn fsfreeze_hook_inaccessible(hook: &str, reason: &str) -> Self {
+        Self::generic(format!("can't access fsfreeze hook '{hook}': {reason}"))
+    }
+
+    pub fn fsfreeze_hook_failed(status: i32) -> Self {
+        Self::generic(format!("fsfreeze hook has failed with status {status}"))
+    }
+
+    /// Killed by a signal (including the agent's time limit).
+    pub fn fsfreeze_hook_abnormal() -> Self {
+        Self::generic("fsfreeze hook has terminated abnormally")
+    }
+
+    /// guest-fstrim's per-path `error` texts (qemu-ga puts them in the
+    /// result, not in an error reply).
+    pub fn fstrim_open_failed(reason: &str) -> String {
+        format!("failed to open: {reason}")
+    }
+
+    pub fn fstrim_not_supported() -> String {
+        "trim not supported".to_string()
+    }
+
+    pub fn fstrim_failed(reason: &str) -> String {
+        format!("failed to trim: {reason}")
+    }
 }
 
 /// The C library's description of `errno`, without Rust's "(os error N)".

@@ -6,6 +6,7 @@
 use crate::error::QgaError;
 use crate::file_mode::OpenMode;
 use crate::limits::MAX_MESSAGE_BYTES;
+use crate::mount_point::MountPoint;
 use crate::password::{Password, UserName};
 use crate::power::{ShutdownMode, SuspendMode};
 use crate::qga::GuestFsfreezeStatus;
@@ -77,6 +78,17 @@ pub enum HelperRequest {
     NetworkGetInterfaces,
     GetFsinfo,
     GetDisks,
+    /// Freeze every freezable filesystem.
+    FsfreezeFreeze,
+    /// Freeze these mount points (`None`: all, as guest-fsfreeze-freeze).
+    /// Names that match no mounted filesystem are skipped, as qemu-ga does.
+    FsfreezeFreezeList(Option<Vec<MountPoint>>),
+    FsfreezeThaw,
+    /// Trim every mounted filesystem; `minimum` is passed to the kernel as
+    /// qemu-ga passes it (an unsigned reinterpretation of the integer).
+    Fstrim {
+        minimum: Option<i64>,
+    },
 }
 
 impl HelperRequest {
@@ -84,6 +96,10 @@ impl HelperRequest {
         match self {
             HelperRequest::GetTime => "guest-get-time",
             HelperRequest::FsfreezeStatus => "guest-fsfreeze-status",
+            HelperRequest::FsfreezeFreeze => "guest-fsfreeze-freeze",
+            HelperRequest::FsfreezeFreezeList(_) => "guest-fsfreeze-freeze-list",
+            HelperRequest::FsfreezeThaw => "guest-fsfreeze-thaw",
+            HelperRequest::Fstrim { .. } => "guest-fstrim",
             HelperRequest::SetUserPassword { .. } => "guest-set-user-password",
             HelperRequest::Shutdown(_) => "guest-shutdown",
             HelperRequest::Suspend(mode) => mode.command_name(),
@@ -137,6 +153,26 @@ pub enum HelperReply {
     NetworkInterfaces(Vec<NetworkInterface>),
     Filesystems(Vec<Filesystem>),
     Disks(Vec<Disk>),
+    /// How many filesystems a freeze froze or a thaw thawed.
+    FsfreezeCount(i64),
+    /// One entry per mounted filesystem, in qemu-ga's order.
+    Fstrim(Vec<FstrimPath>),
+}
+
+/// guest-fstrim's result for one filesystem.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FstrimPath {
+    pub path: String,
+    /// The kernel's answer, or qemu-ga's error text for this path.
+    pub outcome: Result<Trimmed, String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Trimmed {
+    /// Bytes discarded.
+    pub trimmed: i64,
+    /// The minimum extent length the kernel used.
+    pub minimum: i64,
 }
 
 /// Front to helper.

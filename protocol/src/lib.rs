@@ -8,6 +8,7 @@ pub mod error;
 pub mod file_mode;
 pub mod internal;
 pub mod limits;
+pub mod mount_point;
 pub mod password;
 pub mod power;
 pub mod qbase64;

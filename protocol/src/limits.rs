@@ -46,6 +46,10 @@ pub const FRONT_STABLE_AFTER_MS: u64 = 10_000;
 /// spinning on POLLHUP).
 pub const CHANNEL_HANGUP_RETRY_MS: u64 = 100;
 
+/// Longest run of the fsfreeze hook, in seconds (qemu-ga waits without
+/// limit). A hook that takes longer is killed and the freeze or thaw reports
+/// it as terminated abnormally.
+pub const FSFREEZE_HOOK_TIMEOUT_SECS: u64 = 600;
 /// Longest chpasswd may run before it is killed (qemu-ga waits forever).
 pub const PASSWORD_PROGRAM_TIMEOUT_MS: u64 = 30_000;
 

@@ -123,8 +123,11 @@ impl Agent {
             if let Ok(Some(status)) = self.child.try_wait() {
                 panic!("agent-helper exited early: {status}\n{}", self.log_text());
             }
+            // A helper that starts frozen logs nothing until the thaw.
+            let frozen_start = self.dir.0.join("qga.state.isfrozen").exists();
             if self.socket.exists()
-                && self.log_text().matches("agent ready").count() > self.starts_logged
+                && (frozen_start
+                    || self.log_text().matches("agent ready").count() > self.starts_logged)
             {
                 return;
             }
@@ -133,8 +136,32 @@ impl Agent {
         panic!("agent did not come up\n{}", self.log_text());
     }
 
+    /// Kills the helper with SIGKILL, as a crash would (its front dies with
+    /// it), and starts it again with the same statedir, socket, policy and
+    /// log.
+    pub fn crash_and_restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        // The crashed helper left its socket; readiness must not be judged
+        // by it.
+        let _ = std::fs::remove_file(&self.socket);
+        self.starts_logged = self.log_text().matches("agent ready").count();
+        self.child = spawn_helper(
+            &self.dir.0,
+            &self.socket,
+            &self.log,
+            &self.policy,
+            &self.extra_args,
+        );
+        self.wait_ready();
+    }
+
     /// SIGTERM, then SIGKILL if the helper has not exited within 5 s.
     fn stop(&mut self) {
+        if let Ok(Some(_)) = self.child.try_wait() {
+            // Already reaped: its pid may belong to another process now.
+            return;
+        }
         self.signal(libc::SIGTERM);
         let deadline = Instant::now() + Duration::from_secs(5);
         while Instant::now() < deadline {

@@ -6,6 +6,7 @@ mod cpu;
 mod disks;
 mod files;
 mod fsfreeze;
+mod fstrim;
 mod memory;
 mod network;
 mod password;
@@ -34,6 +35,10 @@ pub async fn run(name: &str, arguments: Arguments<'_>, link: &mut HelperLink) ->
         "guest-info" => protocol_cmds::info(arguments, link),
         "guest-get-time" => time::get_time(arguments, link).await,
         "guest-fsfreeze-status" => fsfreeze::status(arguments, link).await,
+        "guest-fsfreeze-freeze" => fsfreeze::freeze(arguments, link).await,
+        "guest-fsfreeze-freeze-list" => fsfreeze::freeze_list(arguments, link).await,
+        "guest-fsfreeze-thaw" => fsfreeze::thaw(arguments, link).await,
+        "guest-fstrim" => fstrim::fstrim(arguments, link).await,
         "guest-set-user-password" => password::set_user_password(arguments, link).await,
         "guest-shutdown" => power::shutdown(arguments, link).await,
         "guest-suspend-disk" => power::suspend(SuspendMode::Disk, arguments, link).await,

@@ -8,8 +8,11 @@ pub mod files;
 #[cfg(test)]
 mod fixture;
 pub mod fs_mounts;
+pub mod fsfreeze;
 pub mod fsinfo;
+pub mod fstrim;
 pub mod memory;
+pub mod mounts;
 pub mod network;
 mod os;
 pub mod password;

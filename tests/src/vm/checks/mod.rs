@@ -242,7 +242,8 @@ fn diagnostics(vm: &mut Vm) -> String {
     if vm.is_running() {
         out.push_str("\n--- agent log (end) ---\n");
         match vm.shell.run(
-            &format!("tail -n 40 {GUEST_AGENT_LOG}"),
+            // guest-info polling would fill the tail: leave it out.
+            &format!("grep -v 'command=\"guest-info\"' {GUEST_AGENT_LOG} | tail -n 40"),
             Duration::from_secs(10),
         ) {
             Ok(o) => out.push_str(&o.text),
