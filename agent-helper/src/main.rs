@@ -3,13 +3,17 @@
 //! sandboxes itself, and performs the privileged operations the front asks
 //! for, after checking each against the policy itself.
 
+mod audit;
 mod channel;
 mod check_policy;
 mod cli;
 mod dispatch;
+mod explain;
 mod launch;
 mod ops;
 mod pidfile;
+mod policy_source;
+mod qemu_conf;
 // Its first users (set-time, passwords, power, the fsfreeze hook) remove this.
 #[allow(dead_code)]
 mod runner;
@@ -20,7 +24,7 @@ mod supervisor;
 use cli::{Command, Method, RunOptions};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
-use policy::Policy;
+use policy_source::PolicySource;
 use protocol::QGA_COMPAT_VERSION;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
@@ -45,7 +49,19 @@ fn main() -> ExitCode {
             print!("{}", cli::USAGE);
             ExitCode::SUCCESS
         }
-        Ok(Command::CheckPolicy(path)) => check_policy::run(&path),
+        Ok(Command::ListRpcs) => {
+            print!("{}", cli::rpc_list());
+            ExitCode::SUCCESS
+        }
+        Ok(Command::DumpConf(options)) => {
+            for warning in &options.compat.warnings {
+                eprintln!("{warning}");
+            }
+            print!("{}", cli::dump_conf(&options));
+            ExitCode::SUCCESS
+        }
+        Ok(Command::CheckPolicy(query)) => check_policy::run(query),
+        Ok(Command::Explain(query, request)) => explain::run(query, &request),
         Ok(Command::Run(options)) => match run(*options) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -59,8 +75,17 @@ fn main() -> ExitCode {
 
 fn run(options: RunOptions) -> Result<(), String> {
     let log = init_logging(&options)?;
-    let policy = Policy::load(&options.policy)
+    for warning in &options.compat.warnings {
+        tracing::warn!("{warning}");
+    }
+    let policy_source = PolicySource {
+        path: options.policy.clone(),
+        rpc_lists: options.compat.rpc_lists.clone(),
+    };
+    let policy = policy_source
+        .load()
         .map_err(|e| format!("refusing to start with an invalid policy:\n{e}"))?;
+    policy_source::log_warnings(&policy);
     let statedir = state::StateDir::open(&options.statedir).map_err(|e| e.to_string())?;
     let frozen = statedir.is_frozen();
     let user = nix::unistd::User::from_name(&options.front_user)
@@ -108,7 +133,7 @@ fn run(options: RunOptions) -> Result<(), String> {
 
     let ctx = dispatch::Context { policy, frozen };
     let mut supervisor =
-        supervisor::Supervisor::new(launcher, channel, log, signals, options.policy.clone(), ctx);
+        supervisor::Supervisor::new(launcher, channel, log, signals, policy_source, ctx);
     supervisor
         .start_front()
         .map_err(|e| format!("cannot start agent-front: {e}"))?;

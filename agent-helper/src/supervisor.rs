@@ -3,11 +3,11 @@
 
 use crate::dispatch::{self, Context};
 use crate::launch::{FrontLauncher, RunningFront};
+use crate::policy_source::{self, PolicySource};
 use nix::poll::{PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::Signal;
 use nix::sys::signalfd::SignalFd;
 use nix::sys::wait::{WaitPidFlag, WaitStatus};
-use policy::Policy;
 use protocol::internal::{self, AgentState, FromHelper, ToHelper};
 use protocol::limits::{
     FRONT_RESTART_MAX_DELAY_MS, FRONT_RESTART_MIN_DELAY_MS, FRONT_STABLE_AFTER_MS,
@@ -15,7 +15,6 @@ use protocol::limits::{
 };
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 pub struct Supervisor {
@@ -24,7 +23,7 @@ pub struct Supervisor {
     /// The log file, handed to each front as its stderr.
     pub log: Option<OwnedFd>,
     pub signals: SignalFd,
-    pub policy_path: PathBuf,
+    pub policy_source: PolicySource,
     pub ctx: Context,
     front: Option<Front>,
     restart_at: Option<Instant>,
@@ -51,7 +50,7 @@ impl Supervisor {
         channel: OwnedFd,
         log: Option<OwnedFd>,
         signals: SignalFd,
-        policy_path: PathBuf,
+        policy_source: PolicySource,
         ctx: Context,
     ) -> Self {
         Supervisor {
@@ -59,7 +58,7 @@ impl Supervisor {
             channel,
             log,
             signals,
-            policy_path,
+            policy_source,
             ctx,
             front: None,
             restart_at: None,
@@ -195,15 +194,17 @@ impl Supervisor {
     }
 
     fn reload_policy(&mut self) {
-        match Policy::load(&self.policy_path) {
+        let path = self.policy_source.path.display().to_string();
+        match self.policy_source.load() {
             Ok(policy) => {
+                policy_source::log_warnings(&policy);
                 self.ctx.policy = policy;
-                tracing::info!(path = %self.policy_path.display(), "policy reloaded");
+                tracing::info!(path, "policy reloaded");
                 self.send_state();
             }
             Err(errors) => {
                 tracing::error!(
-                    path = %self.policy_path.display(),
+                    path,
                     errors = %errors.to_string().replace('\n', "; "),
                     "policy reload failed; the previous policy stays in force"
                 );
@@ -215,6 +216,7 @@ impl Supervisor {
         let state = FromHelper::State(AgentState {
             enabled: self.ctx.policy.enabled_flags(),
             frozen: self.ctx.frozen,
+            rules: self.ctx.policy.command_rules(),
         });
         self.send(&state);
     }
@@ -285,7 +287,7 @@ impl Supervisor {
             }
         };
         let was_frozen = self.ctx.frozen;
-        let result = dispatch::handle(message.request, &mut self.ctx);
+        let result = dispatch::handle(message.request, message.id.as_deref(), &mut self.ctx);
         self.send(&FromHelper::Reply {
             seq: message.seq,
             result,

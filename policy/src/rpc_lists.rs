@@ -86,7 +86,7 @@ impl RpcLists {
                     out.push(Diagnostic::warning(
                         e.origin.clone(),
                         format!(
-                            "{list}: unknown command \"{}\"{}, ignored",
+                            "unknown command \"{}\" in {list}{}, ignored",
                             e.name,
                             suggest::did_you_mean(&e.name, COMMANDS.iter().map(|c| c.name))
                         ),
@@ -95,7 +95,7 @@ impl RpcLists {
                     out.push(Diagnostic::warning(
                         e.origin.clone(),
                         format!(
-                            "block-rpcs: \"{}\" stays enabled: protocol synchronisation is \
+                            "\"{}\" in block-rpcs stays enabled: protocol synchronisation is \
                              always enabled",
                             e.name
                         ),

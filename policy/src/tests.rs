@@ -478,8 +478,8 @@ fn qemu_ga_lists_can_only_take_commands_away() {
     assert_eq!(
         warnings,
         [
-            "-b/--block-rpcs: warning: block-rpcs: \"guest-sync\" stays enabled: protocol \
-          synchronisation is always enabled"
+            "-b/--block-rpcs: warning: \"guest-sync\" in block-rpcs stays enabled: protocol \
+             synchronisation is always enabled"
         ]
     );
 }
@@ -491,9 +491,9 @@ fn unknown_names_in_qemu_ga_lists_are_warnings_with_a_suggestion() {
     assert_eq!(
         warnings,
         [
-            "-b/--block-rpcs: warning: block-rpcs: unknown command \"guest-exce\" (did you mean \
+            "-b/--block-rpcs: warning: unknown command \"guest-exce\" in block-rpcs (did you mean \
              \"guest-exec\"?), ignored",
-            "-b/--block-rpcs: warning: block-rpcs: unknown command \"guest-frobnicate\", ignored",
+            "-b/--block-rpcs: warning: unknown command \"guest-frobnicate\" in block-rpcs, ignored",
             "allow-rpcs: warning: allow-rpcs is empty: every command but guest-sync and \
              guest-sync-delimited is refused",
         ]

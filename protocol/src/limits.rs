@@ -45,3 +45,7 @@ pub const FRONT_STABLE_AFTER_MS: u64 = 10_000;
 /// host is gone before reading again (qemu-ga waits the same way instead of
 /// spinning on POLLHUP).
 pub const CHANNEL_HANGUP_RETRY_MS: u64 = 100;
+
+/// Longest host request id the audit log records, in bytes of its JSON
+/// text; a longer one is cut and marked with "...".
+pub const AUDIT_ID_MAX_BYTES: usize = 128;

@@ -56,7 +56,12 @@ impl Relay {
     }
 
     fn call(&mut self, seq: u32, request: HelperRequest) -> FromHelper {
-        let replies = self.send(&[encode(&ToHelper { seq, request }).unwrap()]);
+        let replies = self.send(&[encode(&ToHelper {
+            seq,
+            request,
+            id: None,
+        })
+        .unwrap()]);
         assert_eq!(replies.len(), 1, "one reply per request");
         decode(&replies[0]).expect("helper reply decodes")
     }
@@ -130,6 +135,7 @@ fn helper_drops_truncated_oversized_and_garbage_messages_and_keeps_serving() {
     let valid = encode(&ToHelper {
         seq: 1,
         request: HelperRequest::FsfreezeStatus,
+        id: None,
     })
     .unwrap();
     let mut trailing = valid.clone();
