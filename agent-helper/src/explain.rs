@@ -140,6 +140,13 @@ impl Arguments {
                     .push(format!("user: {user:?}, crypted: {}", a.crypted));
                 a.user = Some(user);
             }
+            "guest-ssh-get-authorized-keys"
+            | "guest-ssh-add-authorized-keys"
+            | "guest-ssh-remove-authorized-keys" => {
+                let user = string(args, "username")?.ok_or("'username' is missing")?;
+                a.notes.push(format!("user: {user:?}"));
+                a.user = Some(user);
+            }
             "guest-fsfreeze-freeze-list" if args.contains_key("mountpoints") => {
                 let Some(Value::Array(list)) = args.get("mountpoints") else {
                     return Err("'mountpoints' must be an array of strings".into());
@@ -227,6 +234,12 @@ impl Arguments {
             "guest-set-user-password" => PolicyRequest::SetUserPassword {
                 user: self.user.as_deref().unwrap_or(""),
                 crypted: self.crypted,
+            },
+            "guest-ssh-get-authorized-keys"
+            | "guest-ssh-add-authorized-keys"
+            | "guest-ssh-remove-authorized-keys" => PolicyRequest::SshKeys {
+                command,
+                user: self.user.as_deref().unwrap_or(""),
             },
             "guest-fsfreeze-freeze" | "guest-fsfreeze-freeze-list" | "guest-fstrim" => {
                 PolicyRequest::Mountpoints {

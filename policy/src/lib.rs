@@ -20,6 +20,7 @@
 //! |---|---|---|
 //! | guest-file-open | `FileOpen { path, mode }` | the open operation, with the path the kernel resolved (see below); the dispatcher may refuse early on [`path_glob::normalize_lexically`] of the host's path |
 //! | guest-set-user-password | `SetUserPassword { user, crypted }` | the dispatcher |
+//! | guest-ssh-get/add/remove-authorized-keys | `SshKeys { command, user }` | the dispatcher |
 //! | guest-fsfreeze-freeze-list | `Mountpoints { command, mountpoints }` | the dispatcher for a listed request; with no list, the operation, for each mounted filesystem it would freeze |
 //! | guest-fsfreeze-freeze, guest-fstrim | `Mountpoints { command, mountpoints: vec![one] }` | the operation, for each filesystem it would touch; refused ones are skipped (fstrim reports them in the entry's `error`) |
 //! | guest-set-vcpus | `SetVcpus { offlining, online_after }` | the dispatcher, counting the online vCPUs before and after |
@@ -188,14 +189,19 @@ impl Policy {
     /// the command's argument rules.
     pub fn decide(&self, request: &PolicyRequest) -> Decision {
         let name = request.command();
+        // A view that does not fit its command is a caller's mistake: refuse.
+        match request {
+            PolicyRequest::Mountpoints { command: c, .. } if !is_mountpoint_command(c) => {
+                return Decision::deny(format!("{c} does not take mountpoints"));
+            }
+            PolicyRequest::SshKeys { command: c, .. } if !is_ssh_keys_command(c) => {
+                return Decision::deny(format!("{c} does not manage authorized keys"));
+            }
+            _ => {}
+        }
         let command = self.decide_command(name);
         if !command.allowed || ALWAYS_ENABLED.contains(&name) {
             return command;
-        }
-        if let PolicyRequest::Mountpoints { command: c, .. } = request {
-            if !is_mountpoint_command(c) {
-                return Decision::deny(format!("{c} does not take mountpoints"));
-            }
         }
         let Some(rules) = self.rules_for(name) else {
             return command;
@@ -210,6 +216,7 @@ impl Policy {
             PolicyRequest::SetUserPassword { user, crypted } => {
                 rules.judge_password(user, *crypted)
             }
+            PolicyRequest::SshKeys { user, .. } => rules.judge_user(user),
             PolicyRequest::Mountpoints { mountpoints, .. } => rules.judge_mountpoints(mountpoints),
             PolicyRequest::SetVcpus {
                 offlining,
@@ -342,6 +349,16 @@ impl Policy {
             .or_else(|| self.default_location.clone())
             .unwrap_or_else(|| Location::file_only(&self.file))
     }
+}
+
+/// The commands that read or change a user's SSH authorized keys.
+pub fn is_ssh_keys_command(command: &str) -> bool {
+    [
+        "guest-ssh-get-authorized-keys",
+        "guest-ssh-add-authorized-keys",
+        "guest-ssh-remove-authorized-keys",
+    ]
+    .contains(&command)
 }
 
 /// The commands whose argument rules are about mountpoints.

@@ -20,6 +20,10 @@ pub enum PolicyRequest<'a> {
     /// `guest-set-user-password`; `crypted` says the password is already a
     /// crypt(3) hash. The password itself never reaches the policy.
     SetUserPassword { user: &'a str, crypted: bool },
+    /// `guest-ssh-get-authorized-keys`, `guest-ssh-add-authorized-keys` or
+    /// `guest-ssh-remove-authorized-keys`, for one user. The keys themselves
+    /// never reach the policy.
+    SshKeys { command: &'a str, user: &'a str },
     /// `guest-fsfreeze-freeze`, `guest-fsfreeze-freeze-list` or
     /// `guest-fstrim`, for the mountpoints it would touch (as the mount
     /// table names them). Allowed only if every one is.
@@ -47,6 +51,7 @@ impl PolicyRequest<'_> {
             PolicyRequest::Other(name) => name,
             PolicyRequest::FileOpen { .. } => "guest-file-open",
             PolicyRequest::SetUserPassword { .. } => "guest-set-user-password",
+            PolicyRequest::SshKeys { command, .. } => command,
             PolicyRequest::Mountpoints { command, .. } => command,
             PolicyRequest::SetVcpus { .. } => "guest-set-vcpus",
             PolicyRequest::SetMemoryBlocks { .. } => "guest-set-memory-blocks",
@@ -68,6 +73,7 @@ impl PolicyRequest<'_> {
                 a.user = Some(user);
                 a.crypted = Some(*crypted);
             }
+            PolicyRequest::SshKeys { user, .. } => a.user = Some(user),
             PolicyRequest::Mountpoints { mountpoints, .. } => a.mountpoints = Some(mountpoints),
             PolicyRequest::SetVcpus {
                 offlining,

@@ -47,6 +47,19 @@ pub const FILE_MODES: &[&str] = &[
 pub const FILE_MODES_CANONICAL: &[&str] = &["r", "w", "a", "r+", "w+", "a+"];
 pub const SHUTDOWN_MODES: &[&str] = &["halt", "powerdown", "reboot"];
 
+const SSH_KEYS: &[KeySpec] = &[
+    KeySpec {
+        name: "users",
+        kind: KeyKind::Users,
+        meaning: "users whose authorized keys it may touch (absent: any)",
+    },
+    KeySpec {
+        name: "deny-users",
+        kind: KeyKind::Users,
+        meaning: "users whose authorized keys it never touches, whatever `users` says",
+    },
+];
+
 const MOUNTPOINT_KEYS: &[KeySpec] = &[
     KeySpec {
         name: "mountpoints",
@@ -144,6 +157,18 @@ pub const SCHEMAS: &[CommandSchema] = &[
             kind: KeyKind::Words(SHUTDOWN_MODES),
             meaning: "shutdown modes allowed (absent: any)",
         }],
+    },
+    CommandSchema {
+        command: "guest-ssh-get-authorized-keys",
+        keys: SSH_KEYS,
+    },
+    CommandSchema {
+        command: "guest-ssh-add-authorized-keys",
+        keys: SSH_KEYS,
+    },
+    CommandSchema {
+        command: "guest-ssh-remove-authorized-keys",
+        keys: SSH_KEYS,
     },
     CommandSchema {
         command: "guest-exec",
@@ -314,6 +339,11 @@ impl CommandRules {
                 ));
             }
         }
+        self.judge_user(user)
+    }
+
+    /// A user name against `users` and `deny-users`.
+    pub fn judge_user(&self, user: &str) -> Verdict {
         if let Some((_, denied)) = self.users("deny-users") {
             if let Some(p) = denied.iter().find(|p| glob::matches(&p.value, user)) {
                 return Err(format!(

@@ -275,6 +275,53 @@ crypted = false
 }
 
 #[test]
+fn ssh_key_rules_table() {
+    let p = policy(
+        r#"
+[allow]
+commands = ["guest-ssh-*"]
+[rules.guest-ssh-add-authorized-keys]
+users = ["cloud-user"]
+[rules.guest-ssh-remove-authorized-keys]
+deny-users = ["root"]
+"#,
+    );
+    let keys = |command: &'static str, user: &'static str| PolicyRequest::SshKeys { command, user };
+    check(
+        &p,
+        &[
+            (
+                keys("guest-ssh-add-authorized-keys", "cloud-user"),
+                true,
+                "users \"cloud-user\"",
+            ),
+            (
+                keys("guest-ssh-add-authorized-keys", "root"),
+                false,
+                "no pattern matches \"root\"",
+            ),
+            (
+                keys("guest-ssh-remove-authorized-keys", "root"),
+                false,
+                "deny-users \"root\"",
+            ),
+            (
+                keys("guest-ssh-remove-authorized-keys", "ann"),
+                true,
+                "allow \"guest-ssh-*\"",
+            ),
+            // No rules for reading keys: any user.
+            (keys("guest-ssh-get-authorized-keys", "root"), true, "allow"),
+            (
+                keys("guest-file-open", "root"),
+                false,
+                "does not manage authorized keys",
+            ),
+        ],
+    );
+}
+
+#[test]
 fn mountpoint_rules_table() {
     let p = policy(
         r#"

@@ -74,7 +74,7 @@ fn toml_list(items: &[String]) -> String {
 /// Every kind of request, with arguments drawn at random.
 fn random_request<'a>(rng: &mut Rng, paths: &'a [PathBuf]) -> PolicyRequest<'a> {
     let path = paths[rng.below(paths.len())].as_path();
-    match rng.below(8) {
+    match rng.below(9) {
         0 => PolicyRequest::FileOpen {
             path,
             mode: rng.pick(&["r", "w", "a+", "rb"]),
@@ -102,6 +102,14 @@ fn random_request<'a>(rng: &mut Rng, paths: &'a [PathBuf]) -> PolicyRequest<'a> 
             mode: rng.pick(&["halt", "powerdown", "reboot"]),
         },
         6 => PolicyRequest::Exec { path },
+        7 => PolicyRequest::SshKeys {
+            command: rng.pick(&[
+                "guest-ssh-get-authorized-keys",
+                "guest-ssh-add-authorized-keys",
+                "guest-ssh-remove-authorized-keys",
+            ]),
+            user: rng.pick(&["root", "cloud-user"]),
+        },
         _ => PolicyRequest::Other(rng.pick(&command_names())),
     }
 }
