@@ -323,16 +323,14 @@ fn config_settings(
             origin: origin.clone(),
         };
         let setting = match s.key.as_str() {
-            "method" | "path" | "logfile" | "pidfile" | "statedir" | "block-rpcs"
-            | "allow-rpcs" | "fsfreeze-hook" => {
-                let name = OPTIONS
-                    .iter()
-                    .map(|(_, l, _)| *l)
-                    .chain(NOT_YET.iter().map(|(_, l)| *l))
-                    .find(|l| *l == s.key)
-                    .expect("every mapped key is an option");
-                Some(valued(name))
-            }
+            "method" => Some(valued("method")),
+            "path" => Some(valued("path")),
+            "logfile" => Some(valued("logfile")),
+            "pidfile" => Some(valued("pidfile")),
+            "statedir" => Some(valued("statedir")),
+            "block-rpcs" => Some(valued("block-rpcs")),
+            "allow-rpcs" => Some(valued("allow-rpcs")),
+            "fsfreeze-hook" => Some(valued("fsfreeze-hook")),
             "blacklist" => {
                 warnings.push(format!(
                     "{file}:{}: warning: the 'blacklist' key is deprecated: write 'block-rpcs'",
