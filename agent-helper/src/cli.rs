@@ -4,6 +4,7 @@
 //! line on stderr and exit status 1.
 
 use crate::qemu_conf::{self, CONFIG_ENV, DEFAULT_CONFIG};
+use crate::system::{Program, SystemPaths};
 use policy::rpc_lists::command_line_origin;
 use policy::{Location, RpcLists};
 use protocol::commands::COMMANDS;
@@ -50,6 +51,7 @@ pub struct RunOptions {
     pub front_path: Option<PathBuf>,
     pub seccomp: SeccompMode,
     pub sandbox_selftest: bool,
+    pub system: SystemPaths,
     pub compat: Compat,
 }
 
@@ -119,6 +121,14 @@ Privilege-separated QEMU guest agent (qemu-ga compatible).
                           for bringing the agent up on a new distribution)
       --sandbox-selftest  every front makes one forbidden syscall right after
                           sandboxing: it must die by SIGSYS (and be restarted)
+      --program NAME=FILE run FILE for NAME (chpasswd, shutdown, systemctl,
+                          pm-is-supported, pm-hibernate, pm-suspend,
+                          pm-suspend-hybrid) instead of the installed one
+      --sysfs-root DIR    where sysfs is mounted (default /sys)
+      --password-root DIR change passwords in DIR/etc/shadow (chpasswd -R)
+                          instead of the system's own
+      --procfs-root DIR   where procfs is mounted (default /proc)
+      --udev-data-dir DIR udev's device database (default /run/udev/data)
 
 A command runs only if the policy allows it, no block list names it and,
 when an allow list is given, the allow list names it.
@@ -153,6 +163,11 @@ const OPTIONS: &[(&str, &str, bool)] = &[
     ("", "front-path", true),
     ("", "seccomp", true),
     ("", "sandbox-selftest", false),
+    ("", "program", true),
+    ("", "sysfs-root", true),
+    ("", "password-root", true),
+    ("", "procfs-root", true),
+    ("", "udev-data-dir", true),
 ];
 
 /// Where a setting came from.
@@ -364,6 +379,7 @@ fn build(
     let mut front_path = None;
     let mut seccomp = SeccompMode::Kill;
     let mut sandbox_selftest = false;
+    let mut system = SystemPaths::default();
     let mut check_policy = None;
     let mut explain = None;
     let mut dump = false;
@@ -424,6 +440,20 @@ fn build(
                 }
             }
             "sandbox-selftest" => sandbox_selftest = true,
+            "program" => {
+                let (program, file) = value
+                    .split_once('=')
+                    .ok_or_else(|| format!("--program '{value}' is not NAME=FILE"))?;
+                let program = Program::from_name(program)
+                    .ok_or_else(|| format!("--program: unknown program '{program}'"))?;
+                system
+                    .program_overrides
+                    .push((program, absolute("program", file)?));
+            }
+            "sysfs-root" => system.sysfs_root = absolute("sysfs-root", &value)?,
+            "password-root" => system.password_root = Some(absolute("password-root", &value)?),
+            "procfs-root" => system.procfs_root = absolute("procfs-root", &value)?,
+            "udev-data-dir" => system.udev_data_dir = absolute("udev-data-dir", &value)?,
             _ => unreachable!("every option in OPTIONS is handled"),
         }
     }
@@ -458,6 +488,7 @@ fn build(
         front_path,
         seccomp,
         sandbox_selftest,
+        system,
         compat,
     });
     Ok(if dump {
@@ -465,6 +496,13 @@ fn build(
     } else {
         Command::Run(options)
     })
+}
+
+fn absolute(option: &str, value: &str) -> Result<PathBuf, String> {
+    if !value.starts_with('/') {
+        return Err(format!("--{option} '{value}' must be an absolute path"));
+    }
+    Ok(PathBuf::from(value))
 }
 
 /// Adds one `-b`/`-a` value (or config value) to the lists.
@@ -552,6 +590,30 @@ mod tests {
         assert!(o.verbose);
         let o = run(&[]).unwrap();
         assert_eq!(o.path, PathBuf::from(DEFAULT_VIRTIO_PATH));
+        assert_eq!(o.system.sysfs_root, PathBuf::from("/sys"));
+        assert_eq!(o.system.password_root, None);
+    }
+
+    #[test]
+    fn system_paths() {
+        let o = run(&[
+            "--program=shutdown=/t/record",
+            "--sysfs-root",
+            "/t/sys",
+            "--password-root=/t/root",
+            "--procfs-root=/t/proc",
+            "--udev-data-dir",
+            "/t/udev",
+        ])
+        .unwrap();
+        assert_eq!(
+            o.system.program_overrides,
+            [(Program::Shutdown, PathBuf::from("/t/record"))]
+        );
+        assert_eq!(o.system.sysfs_root, PathBuf::from("/t/sys"));
+        assert_eq!(o.system.password_root, Some(PathBuf::from("/t/root")));
+        assert_eq!(o.system.procfs_root, PathBuf::from("/t/proc"));
+        assert_eq!(o.system.udev_data_dir, PathBuf::from("/t/udev"));
     }
 
     #[test]
@@ -567,6 +629,18 @@ mod tests {
                 "invalid method 'carrier-pigeon'",
             ),
             (&["-p"][..], "option '--path' requires an argument"),
+            (
+                &["--program", "rm=/bin/rm"][..],
+                "--program: unknown program 'rm'",
+            ),
+            (
+                &["--program", "shutdown"][..],
+                "--program 'shutdown' is not NAME=FILE",
+            ),
+            (
+                &["--sysfs-root", "sys"][..],
+                "--sysfs-root 'sys' must be an absolute path",
+            ),
             (
                 &["-t", "rel"][..],
                 "statedir 'rel' must be an absolute path",

@@ -2,17 +2,26 @@
 //! front of one `match` over the closed set of requests, and each arm calls
 //! one operation. The front is not trusted: everything is checked here again.
 
+use crate::system::SystemPaths;
 use crate::{audit, ops};
+use policy::path_glob::normalize_lexically;
 use policy::{Policy, PolicyRequest};
 use protocol::commands::{self, FROZEN_REFUSAL};
 use protocol::error::DisabledReason;
 use protocol::internal::{audit_label, HelperReply, HelperRequest};
+use protocol::limits::{MAX_MEMORY_BLOCKS_PER_REQUEST, MAX_VCPUS_PER_REQUEST};
+use protocol::power::ShutdownMode;
 use protocol::qga::GuestFsfreezeStatus;
 use protocol::QgaError;
+use std::path::Path;
 
 pub struct Context {
     pub policy: Policy,
     pub frozen: bool,
+    /// Where operations find programs, sysfs and the account files.
+    pub system: SystemPaths,
+    /// Open guest-file handles; they outlive any one front.
+    pub files: ops::files::FileTable,
 }
 
 pub fn handle(
@@ -27,7 +36,6 @@ pub fn handle(
         policy: &ctx.policy,
         id: id.as_deref(),
     };
-    let view = policy_view(&request);
     let shut_out = if ctx.frozen && !spec.allowed_while_frozen {
         Some((DisabledReason::Frozen, FROZEN_REFUSAL))
     } else {
@@ -35,11 +43,13 @@ pub fn handle(
             .refusal()
             .map(|rule| (DisabledReason::Unavailable, rule))
     };
-    if let Some((reason, rule)) = shut_out {
-        audit::decision(name, gate.id, false, rule, view.audit_arguments());
-        return Err(QgaError::disabled(name, reason));
-    }
-    gate.check(&view)?;
+    with_policy_view(&request, &ctx.system, |view| match shut_out {
+        Some((reason, rule)) => {
+            audit::decision(name, gate.id, false, rule, view.audit_arguments());
+            Err(QgaError::disabled(name, reason))
+        }
+        None => gate.check(view),
+    })?;
     match request {
         HelperRequest::GetTime => ops::time::get_time().map(HelperReply::Time),
         HelperRequest::FsfreezeStatus => Ok(HelperReply::FsfreezeStatus(if ctx.frozen {
@@ -47,23 +57,144 @@ pub fn handle(
         } else {
             GuestFsfreezeStatus::Thawed
         })),
+        HelperRequest::SetUserPassword {
+            username,
+            password,
+            crypted,
+        } => ops::password::set_user_password(&ctx.system, &username, &password, crypted)
+            .map(|()| HelperReply::PasswordSet),
+        HelperRequest::Shutdown(mode) => {
+            ops::power::shutdown(&ctx.system, mode).map(|()| HelperReply::PowerActionStarted)
+        }
+        HelperRequest::Suspend(mode) => {
+            ops::power::suspend(&ctx.system, mode).map(|()| HelperReply::PowerActionStarted)
+        }
+        HelperRequest::SetTime { time_ns } => {
+            ops::time::set_time(time_ns).map(|()| HelperReply::Done)
+        }
+        HelperRequest::FileOpen { path, mode } => {
+            ctx.files.open(&path, mode).map(HelperReply::FileHandle)
+        }
+        HelperRequest::FileClose { handle } => ctx.files.close(handle).map(|()| HelperReply::Done),
+        HelperRequest::FileRead { handle, count } => ctx
+            .files
+            .read(handle, count)
+            .map(|(data, eof)| HelperReply::FileData { data, eof }),
+        HelperRequest::FileWrite { handle, data } => {
+            ctx.files.write(handle, &data).map(HelperReply::FileWritten)
+        }
+        HelperRequest::FileSeek {
+            handle,
+            offset,
+            whence,
+        } => ctx
+            .files
+            .seek(handle, offset, whence)
+            .map(HelperReply::FilePosition),
+        HelperRequest::FileFlush { handle } => ctx.files.flush(handle).map(|()| HelperReply::Done),
+        HelperRequest::GetVcpus => ops::cpu::get_vcpus(&ctx.system).map(HelperReply::Vcpus),
+        HelperRequest::SetVcpus(changes) => {
+            within_limit(changes.len(), MAX_VCPUS_PER_REQUEST)?;
+            ops::cpu::set_vcpus(&ctx.system, &changes).map(HelperReply::VcpusProcessed)
+        }
+        HelperRequest::GetMemoryBlocks => {
+            ops::memory::get_memory_blocks(&ctx.system).map(HelperReply::MemoryBlocks)
+        }
+        HelperRequest::SetMemoryBlocks(changes) => {
+            within_limit(changes.len(), MAX_MEMORY_BLOCKS_PER_REQUEST)?;
+            Ok(HelperReply::MemoryBlockResults(
+                ops::memory::set_memory_blocks(&ctx.system, &changes),
+            ))
+        }
+        HelperRequest::GetMemoryBlockInfo => {
+            ops::memory::get_memory_block_info(&ctx.system).map(HelperReply::MemoryBlockSize)
+        }
+        HelperRequest::NetworkGetInterfaces => {
+            ops::network::get_interfaces(&ctx.system).map(HelperReply::NetworkInterfaces)
+        }
+        HelperRequest::GetFsinfo => {
+            ops::fsinfo::get_fsinfo(&ctx.system).map(HelperReply::Filesystems)
+        }
+        HelperRequest::GetDisks => ops::disks::get_disks(&ctx.system).map(HelperReply::Disks),
     }
 }
 
-/// What the policy sees of a request, before the operation runs.
+/// The front splits long lists; a longer one did not come from it.
+fn within_limit(len: usize, limit: usize) -> Result<(), QgaError> {
+    if len > limit {
+        return Err(QgaError::internal(&format!(
+            "{len} entries in one request exceed {limit}"
+        )));
+    }
+    Ok(())
+}
+
+/// Calls `f` with what the policy sees of a request, before the operation
+/// runs.
 ///
-/// A request whose arguments carry the risk gets its own view here, with
-/// the arguments as the request has them (see the table in the policy
-/// crate's documentation), e.g.
-/// `HelperRequest::Shutdown { mode } => PolicyRequest::Shutdown { mode: mode.as_str() }`.
-/// Checks that need the system's answer (the path a file open really
-/// resolved to, the program a PATH search found, each filesystem a
-/// freeze-all or fstrim touches) are made again by the operation through
-/// its `Gate`. Every other request is `Other`, which the policy refuses for
-/// a command that has argument rules: a request added without its view
-/// fails closed.
-fn policy_view(request: &HelperRequest) -> PolicyRequest<'_> {
-    PolicyRequest::Other(request.command_name())
+/// A request whose arguments carry the risk gets its own view here (see the
+/// table in the policy crate's documentation). Checks that need the
+/// system's answer (the path a file open really resolves to, the program a
+/// PATH search finds, each filesystem a freeze-all or fstrim touches) are
+/// made again by the operation through a `Gate`. Every other request is
+/// `Other`, which the policy refuses for a command that has argument rules:
+/// a request added without its view fails closed.
+fn with_policy_view<R>(
+    request: &HelperRequest,
+    system: &SystemPaths,
+    f: impl FnOnce(&PolicyRequest) -> R,
+) -> R {
+    match request {
+        HelperRequest::SetUserPassword {
+            username, crypted, ..
+        } => f(&PolicyRequest::SetUserPassword {
+            user: username.as_str(),
+            crypted: *crypted,
+        }),
+        HelperRequest::Shutdown(mode) => f(&PolicyRequest::Shutdown {
+            mode: shutdown_mode_name(*mode),
+        }),
+        // A first, lexical check; the open operation checks again on the
+        // path the kernel resolved.
+        HelperRequest::FileOpen { path, mode } => f(&PolicyRequest::FileOpen {
+            path: &normalize_lexically(Path::new(path)),
+            mode: mode.as_str(),
+        }),
+        HelperRequest::SetVcpus(changes) => {
+            let mut online: Vec<i64> = ops::cpu::get_vcpus(system)
+                .map(|all| {
+                    all.iter()
+                        .filter(|v| v.online)
+                        .map(|v| v.logical_id)
+                        .collect()
+                })
+                // Unknown: count none, so a minimum refuses rather than
+                // guesses.
+                .unwrap_or_default();
+            for change in changes {
+                online.retain(|&id| id != change.logical_id);
+                if change.online {
+                    online.push(change.logical_id);
+                }
+            }
+            f(&PolicyRequest::SetVcpus {
+                offlining: changes.iter().any(|c| !c.online),
+                online_after: u32::try_from(online.len()).unwrap_or(u32::MAX),
+            })
+        }
+        HelperRequest::SetMemoryBlocks(changes) => f(&PolicyRequest::SetMemoryBlocks {
+            offlining: changes.iter().any(|c| !c.online),
+        }),
+        other => f(&PolicyRequest::Other(other.command_name())),
+    }
+}
+
+fn shutdown_mode_name(mode: ShutdownMode) -> &'static str {
+    match mode {
+        ShutdownMode::Powerdown => "powerdown",
+        ShutdownMode::Halt => "halt",
+        ShutdownMode::Reboot => "reboot",
+    }
 }
 
 /// The policy check with its audit event, for the dispatcher and for

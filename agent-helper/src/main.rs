@@ -13,13 +13,13 @@ mod launch;
 mod ops;
 mod pidfile;
 mod policy_source;
+mod privileges;
 mod qemu_conf;
-// Its first users (set-time, passwords, power, the fsfreeze hook) remove this.
-#[allow(dead_code)]
 mod runner;
 mod sandbox;
 mod state;
 mod supervisor;
+mod system;
 
 use cli::{Command, Method, RunOptions};
 use nix::sys::signal::{SigSet, Signal};
@@ -117,6 +117,9 @@ fn run(options: RunOptions) -> Result<(), String> {
     let _pidfile = pidfile::PidFile::create(&options.pidfile).map_err(|e| e.to_string())?;
     let channel = channel::open(options.method, &options.path).map_err(|e| e.to_string())?;
 
+    privileges::drop_unneeded(options.system.password_root.is_some())
+        .map_err(|e| format!("dropping capabilities: {e}"))?;
+
     let mut mask = SigSet::empty();
     for s in [
         Signal::SIGCHLD,
@@ -131,13 +134,21 @@ fn run(options: RunOptions) -> Result<(), String> {
     let signals = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
         .map_err(|e| format!("signalfd: {e}"))?;
 
-    let ctx = dispatch::Context { policy, frozen };
+    let changes_a_password_root = options.system.password_root.is_some();
+    let files = ops::files::FileTable::new(statedir.clone());
+    let ctx = dispatch::Context {
+        policy,
+        frozen,
+        system: options.system.clone(),
+        files,
+    };
     let mut supervisor =
         supervisor::Supervisor::new(launcher, channel, log, signals, policy_source, ctx);
     supervisor
         .start_front()
         .map_err(|e| format!("cannot start agent-front: {e}"))?;
-    sandbox::install_helper_filter(options.seccomp).map_err(|e| format!("seccomp: {e}"))?;
+    sandbox::install_helper_filter(options.seccomp, changes_a_password_root)
+        .map_err(|e| format!("seccomp: {e}"))?;
     tracing::info!(
         method = ?options.method,
         path = %options.path.display(),

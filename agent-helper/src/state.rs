@@ -1,10 +1,17 @@
 //! What the helper remembers across restarts, in the statedir, under the
 //! same names qemu-ga uses so either agent picks up where the other left
-//! off: `qga.state.isfrozen` exists while filesystems are frozen.
+//! off: `qga.state.isfrozen` exists while filesystems are frozen, and
+//! `qga.state` holds the next guest-file handle (`[global]\nfd_counter=N\n`),
+//! so handle numbers keep growing across restarts.
 
-use std::io;
+use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
+/// The first guest-file handle of a fresh statedir (qemu-ga's too).
+pub const FIRST_FILE_HANDLE: i64 = 1000;
+
+#[derive(Clone)]
 pub struct StateDir {
     dir: PathBuf,
 }
@@ -31,5 +38,86 @@ impl StateDir {
     /// True when a previous run froze filesystems and did not thaw them.
     pub fn is_frozen(&self) -> bool {
         self.frozen_marker().exists()
+    }
+
+    fn persistent_state(&self) -> PathBuf {
+        self.dir.join("qga.state")
+    }
+
+    /// The next guest-file handle. A missing or unreadable record starts
+    /// again at 1000: handles do not outlive the agent, so reuse is safe.
+    pub fn load_fd_counter(&self) -> i64 {
+        std::fs::read_to_string(self.persistent_state())
+            .ok()
+            .and_then(|text| parse_fd_counter(&text))
+            .filter(|&n| n >= FIRST_FILE_HANDLE)
+            .unwrap_or(FIRST_FILE_HANDLE)
+    }
+
+    /// Records the next guest-file handle: written to a temporary file,
+    /// synced, then renamed over the record, so a crash leaves the old or
+    /// the new record, never half of one.
+    pub fn store_fd_counter(&self, next: i64) -> io::Result<()> {
+        let path = self.persistent_state();
+        let temp = self.dir.join("qga.state.new");
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .custom_flags(libc::O_CLOEXEC | libc::O_NOFOLLOW)
+            .open(&temp)?;
+        file.write_all(format!("[global]\nfd_counter={next}\n").as_bytes())?;
+        file.sync_all()?;
+        drop(file);
+        std::fs::rename(&temp, &path)
+    }
+}
+
+/// `fd_counter` in the `[global]` group of a GLib key file.
+fn parse_fd_counter(text: &str) -> Option<i64> {
+    let mut in_global = false;
+    for line in text.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_global = line == "[global]";
+        } else if in_global {
+            if let Some((key, value)) = line.split_once('=') {
+                if key.trim() == "fd_counter" {
+                    return value.trim().parse().ok();
+                }
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fd_counter_parses_qemu_gas_record() {
+        assert_eq!(parse_fd_counter("[global]\nfd_counter=1010\n"), Some(1010));
+        assert_eq!(
+            parse_fd_counter("# c\n[other]\nfd_counter=5\n[global]\nfd_counter = 1234\n"),
+            Some(1234)
+        );
+        assert_eq!(parse_fd_counter("[global]\nfd_counter=x\n"), None);
+        assert_eq!(parse_fd_counter(""), None);
+    }
+
+    #[test]
+    fn fd_counter_round_trips_and_defaults() {
+        let dir = std::env::temp_dir().join(format!("qga-state-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let state = StateDir::open(&dir).unwrap();
+        assert_eq!(state.load_fd_counter(), FIRST_FILE_HANDLE);
+        state.store_fd_counter(1007).unwrap();
+        assert_eq!(state.load_fd_counter(), 1007);
+        assert_eq!(
+            std::fs::read_to_string(dir.join("qga.state")).unwrap(),
+            "[global]\nfd_counter=1007\n"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -13,6 +13,7 @@ use protocol::limits::{
     FRONT_RESTART_MAX_DELAY_MS, FRONT_RESTART_MIN_DELAY_MS, FRONT_STABLE_AFTER_MS,
     MAX_MESSAGE_BYTES,
 };
+use protocol::QgaError;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
@@ -229,7 +230,19 @@ impl Supervisor {
             Ok(b) => b,
             Err(e) => {
                 tracing::error!(error = %e, "cannot encode a message for the front");
-                return;
+                // A reply that never comes would leave the request waiting
+                // for ever: the request gets an error instead.
+                let FromHelper::Reply { seq, .. } = message else {
+                    return;
+                };
+                let refusal = FromHelper::Reply {
+                    seq: *seq,
+                    result: Err(QgaError::internal("result too large for the internal link")),
+                };
+                match internal::encode(&refusal) {
+                    Ok(b) => b,
+                    Err(_) => return,
+                }
             }
         };
         // Blocking send: the front reads its replies promptly, and a front

@@ -4,8 +4,15 @@
 //! already-typed values, so an operation never sees raw input.
 
 use crate::error::QgaError;
+use crate::file_mode::OpenMode;
 use crate::limits::{AUDIT_ID_MAX_BYTES, MAX_MESSAGE_BYTES};
+use crate::password::{Password, UserName};
+use crate::power::{ShutdownMode, SuspendMode};
 use crate::qga::GuestFsfreezeStatus;
+use crate::system::{
+    Disk, Filesystem, MemoryBlock, MemoryBlockChange, MemoryBlockResult, NetworkInterface, Vcpu,
+    VcpuChange,
+};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use std::fmt;
 
@@ -15,6 +22,61 @@ use std::fmt;
 pub enum HelperRequest {
     GetTime,
     FsfreezeStatus,
+    SetUserPassword {
+        username: UserName,
+        password: Password,
+        /// The password is already hashed (chpasswd -e).
+        crypted: bool,
+    },
+    Shutdown(ShutdownMode),
+    Suspend(SuspendMode),
+    /// Nanoseconds since the epoch, or None to read the RTC into the system
+    /// clock. The helper checks the range.
+    SetTime {
+        time_ns: Option<i64>,
+    },
+    FileOpen {
+        path: String,
+        mode: OpenMode,
+    },
+    FileClose {
+        handle: i64,
+    },
+    /// At most `FILE_CHUNK_BYTES` for a valid count. The front passes an
+    /// invalid count through unchanged so the helper reports the handle
+    /// error first, as qemu-ga does.
+    FileRead {
+        handle: i64,
+        count: i64,
+    },
+    /// At most `FILE_CHUNK_BYTES`. Empty data writes nothing: it only
+    /// checks the handle.
+    FileWrite {
+        handle: i64,
+        #[serde(with = "byte_buf")]
+        data: Vec<u8>,
+    },
+    /// `whence` is qemu-ga's code (0 set, 1 cur, 2 end); the helper rejects
+    /// others after looking up the handle.
+    FileSeek {
+        handle: i64,
+        offset: i64,
+        whence: i64,
+    },
+    FileFlush {
+        handle: i64,
+    },
+    GetVcpus,
+    /// At most `MAX_VCPUS_PER_REQUEST` entries; the front splits longer lists.
+    SetVcpus(Vec<VcpuChange>),
+    GetMemoryBlocks,
+    /// At most `MAX_MEMORY_BLOCKS_PER_REQUEST` entries; the front splits
+    /// longer lists.
+    SetMemoryBlocks(Vec<MemoryBlockChange>),
+    GetMemoryBlockInfo,
+    NetworkGetInterfaces,
+    GetFsinfo,
+    GetDisks,
 }
 
 impl HelperRequest {
@@ -22,6 +84,24 @@ impl HelperRequest {
         match self {
             HelperRequest::GetTime => "guest-get-time",
             HelperRequest::FsfreezeStatus => "guest-fsfreeze-status",
+            HelperRequest::SetUserPassword { .. } => "guest-set-user-password",
+            HelperRequest::Shutdown(_) => "guest-shutdown",
+            HelperRequest::Suspend(mode) => mode.command_name(),
+            HelperRequest::SetTime { .. } => "guest-set-time",
+            HelperRequest::FileOpen { .. } => "guest-file-open",
+            HelperRequest::FileClose { .. } => "guest-file-close",
+            HelperRequest::FileRead { .. } => "guest-file-read",
+            HelperRequest::FileWrite { .. } => "guest-file-write",
+            HelperRequest::FileSeek { .. } => "guest-file-seek",
+            HelperRequest::FileFlush { .. } => "guest-file-flush",
+            HelperRequest::GetVcpus => "guest-get-vcpus",
+            HelperRequest::SetVcpus(_) => "guest-set-vcpus",
+            HelperRequest::GetMemoryBlocks => "guest-get-memory-blocks",
+            HelperRequest::SetMemoryBlocks(_) => "guest-set-memory-blocks",
+            HelperRequest::GetMemoryBlockInfo => "guest-get-memory-block-info",
+            HelperRequest::NetworkGetInterfaces => "guest-network-get-interfaces",
+            HelperRequest::GetFsinfo => "guest-get-fsinfo",
+            HelperRequest::GetDisks => "guest-get-disks",
         }
     }
 }
@@ -32,6 +112,31 @@ pub enum HelperReply {
     /// Nanoseconds since the epoch.
     Time(i64),
     FsfreezeStatus(GuestFsfreezeStatus),
+    PasswordSet,
+    /// The shutdown or suspend was started (or, for a suspend, is over):
+    /// the host gets no reply, as from qemu-ga.
+    PowerActionStarted,
+    /// The command succeeded and has nothing to report.
+    Done,
+    FileHandle(i64),
+    /// `eof`: the read reached the end of the file before `count` bytes.
+    FileData {
+        #[serde(with = "byte_buf")]
+        data: Vec<u8>,
+        eof: bool,
+    },
+    FileWritten(u64),
+    FilePosition(i64),
+    Vcpus(Vec<Vcpu>),
+    /// How many entries of a guest-set-vcpus list were processed.
+    VcpusProcessed(i64),
+    MemoryBlocks(Vec<MemoryBlock>),
+    MemoryBlockResults(Vec<MemoryBlockResult>),
+    /// Memory block size in bytes.
+    MemoryBlockSize(u64),
+    NetworkInterfaces(Vec<NetworkInterface>),
+    Filesystems(Vec<Filesystem>),
+    Disks(Vec<Disk>),
 }
 
 /// Front to helper.
@@ -126,6 +231,34 @@ pub fn decode<T: DeserializeOwned>(datagram: &[u8]) -> Result<T, LinkError> {
     Ok(message)
 }
 
+/// File data as one postcard byte string (a length and the bytes) rather
+/// than a sequence of separately encoded elements.
+mod byte_buf {
+    use serde::{de, Deserializer, Serializer};
+    use std::fmt;
+
+    pub fn serialize<S: Serializer>(data: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(data)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        struct Bytes;
+        impl<'de> de::Visitor<'de> for Bytes {
+            type Value = Vec<u8>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a byte string")
+            }
+            fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Vec<u8>, E> {
+                Ok(v.to_vec())
+            }
+            fn visit_byte_buf<E: de::Error>(self, v: Vec<u8>) -> Result<Vec<u8>, E> {
+                Ok(v)
+            }
+        }
+        d.deserialize_byte_buf(Bytes)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -167,6 +300,31 @@ mod tests {
         let long = "\u{e9}".repeat(AUDIT_ID_MAX_BYTES);
         let cut = audit_label(&long);
         assert!(cut.ends_with("...") && cut.len() <= AUDIT_ID_MAX_BYTES + 3);
+    }
+
+    #[test]
+    fn a_full_file_chunk_fits_one_message_both_ways() {
+        use crate::limits::FILE_CHUNK_BYTES;
+        let data: Vec<u8> = (0..FILE_CHUNK_BYTES).map(|i| i as u8).collect();
+        let request = ToHelper {
+            seq: u32::MAX,
+            request: HelperRequest::FileWrite {
+                handle: i64::MAX,
+                data: data.clone(),
+            },
+            id: None,
+        };
+        let bytes = encode(&request).unwrap();
+        assert!(bytes.len() < FILE_CHUNK_BYTES + 32, "{}", bytes.len());
+        assert_eq!(decode::<ToHelper>(&bytes).unwrap(), request);
+        let reply = FromHelper::Reply {
+            seq: u32::MAX,
+            result: Ok(HelperReply::FileData { data, eof: true }),
+        };
+        assert_eq!(
+            decode::<FromHelper>(&encode(&reply).unwrap()).unwrap(),
+            reply
+        );
     }
 
     #[test]

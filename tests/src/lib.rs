@@ -2,6 +2,8 @@
 //! (as root, as in production) on a unix socket in a private directory, talk
 //! to it like a host does, and look at its processes through /proc.
 
+pub mod qemu_ga;
+
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
@@ -60,6 +62,9 @@ pub struct Agent {
     pub socket: PathBuf,
     pub policy: PathBuf,
     pub log: PathBuf,
+    extra_args: Vec<String>,
+    /// How many "agent ready" lines the log held before the latest start.
+    starts_logged: usize,
     child: Child,
 }
 
@@ -86,35 +91,34 @@ impl Agent {
         // An empty qemu-ga config of its own, so the machine's
         // /etc/qemu/qemu-ga.conf cannot change what a test sees; a test can
         // name another with -c in its extra arguments (the last -c wins).
-        let qemu_ga_conf = dir.0.join("qemu-ga.conf");
-        std::fs::write(&qemu_ga_conf, "").expect("write qemu-ga.conf");
-        let child = Command::new(bin_dir().join("agent-helper"))
-            .arg("-c")
-            .arg(&qemu_ga_conf)
-            .args(["-m", "unix-listen", "-p"])
-            .arg(&socket)
-            .arg("-t")
-            .arg(&dir.0)
-            .arg("-f")
-            .arg(dir.0.join("agent.pid"))
-            .arg("-l")
-            .arg(&log)
-            .arg("--policy")
-            .arg(&policy)
-            .arg("-v")
-            .args(&options.extra_args)
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("start agent-helper");
+        std::fs::write(dir.0.join("qemu-ga.conf"), "").expect("write qemu-ga.conf");
+        let child = spawn_helper(&dir.0, &socket, &log, &policy, &options.extra_args);
         let mut agent = Agent {
             dir,
             socket,
             policy,
             log,
+            extra_args: options.extra_args,
+            starts_logged: 0,
             child,
         };
         agent.wait_ready();
         agent
+    }
+
+    /// Stops the agent with SIGTERM and starts it again with the same
+    /// statedir, socket, policy and log, as a service manager would.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.starts_logged = self.log_text().matches("agent ready").count();
+        self.child = spawn_helper(
+            &self.dir.0,
+            &self.socket,
+            &self.log,
+            &self.policy,
+            &self.extra_args,
+        );
+        self.wait_ready();
     }
 
     fn wait_ready(&mut self) {
@@ -123,12 +127,28 @@ impl Agent {
             if let Ok(Some(status)) = self.child.try_wait() {
                 panic!("agent-helper exited early: {status}\n{}", self.log_text());
             }
-            if self.socket.exists() && self.log_text().contains("agent ready") {
+            if self.socket.exists()
+                && self.log_text().matches("agent ready").count() > self.starts_logged
+            {
                 return;
             }
             std::thread::sleep(Duration::from_millis(20));
         }
         panic!("agent did not come up\n{}", self.log_text());
+    }
+
+    /// SIGTERM, then SIGKILL if the helper has not exited within 5 s.
+    fn stop(&mut self) {
+        self.signal(libc::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     pub fn helper_pid(&self) -> u32 {
@@ -175,17 +195,35 @@ impl Agent {
 
 impl Drop for Agent {
     fn drop(&mut self) {
-        self.signal(libc::SIGTERM);
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.stop();
     }
+}
+
+fn spawn_helper(
+    statedir: &Path,
+    socket: &Path,
+    log: &Path,
+    policy: &Path,
+    extra_args: &[String],
+) -> Child {
+    Command::new(bin_dir().join("agent-helper"))
+        .arg("-c")
+        .arg(statedir.join("qemu-ga.conf"))
+        .args(["-m", "unix-listen", "-p"])
+        .arg(socket)
+        .arg("-t")
+        .arg(statedir)
+        .arg("-f")
+        .arg(statedir.join("agent.pid"))
+        .arg("-l")
+        .arg(log)
+        .arg("--policy")
+        .arg(policy)
+        .arg("-v")
+        .args(extra_args)
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("start agent-helper")
 }
 
 /// Processes whose parent is `pid`.
@@ -315,3 +353,4 @@ pub fn error_of(reply: &Value) -> (String, String) {
         e["desc"].as_str().unwrap_or_default().to_string(),
     )
 }
+pub mod vm;

@@ -99,3 +99,26 @@ fn forbidden_syscall_in_the_front_is_fatal_and_the_helper_restarts_it() {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
+
+#[test]
+fn helper_keeps_only_the_capabilities_its_operations_need() {
+    let agent = Agent::start(POLICY);
+    let helper = agent.helper_pid();
+    let bounding = u64::from_str_radix(&status_field(helper, "CapBnd"), 16).unwrap();
+    let effective = u64::from_str_radix(&status_field(helper, "CapEff"), 16).unwrap();
+    assert_eq!(bounding, effective, "nothing kept in reserve");
+    const CAP_SYS_ADMIN: u32 = 21;
+    const CAP_SETUID: u32 = 7;
+    const CAP_NET_ADMIN: u32 = 12;
+    const CAP_SYS_MODULE: u32 = 16;
+    const CAP_SYS_PTRACE: u32 = 19;
+    const CAP_MKNOD: u32 = 27;
+    for kept in [CAP_SYS_ADMIN, CAP_SETUID] {
+        assert!(effective & (1 << kept) != 0, "cap {kept} kept");
+    }
+    for dropped in [CAP_NET_ADMIN, CAP_SYS_MODULE, CAP_SYS_PTRACE, CAP_MKNOD] {
+        assert!(bounding & (1 << dropped) == 0, "cap {dropped} dropped");
+    }
+    assert_eq!(status_field(helper, "CapAmb"), "0000000000000000");
+    assert_eq!(status_field(helper, "CapInh"), "0000000000000000");
+}
