@@ -73,7 +73,19 @@ pub fn handle(
             ops::time::set_time(time_ns).map(|()| HelperReply::Done)
         }
         HelperRequest::FileOpen { path, mode } => {
-            ctx.files.open(&path, mode).map(HelperReply::FileHandle)
+            // The check that counts: on the path the kernel resolved, made
+            // when the policy has rules for it.
+            let judge = |resolved: &Path| {
+                gate.check(&PolicyRequest::FileOpen {
+                    path: resolved,
+                    mode: mode.as_str(),
+                })
+            };
+            let has_rules = gate.policy.rules_for("guest-file-open").is_some();
+            let judge: ops::files::PathJudge = if has_rules { Some(&judge) } else { None };
+            ctx.files
+                .open(&path, mode, judge)
+                .map(HelperReply::FileHandle)
         }
         HelperRequest::FileClose { handle } => ctx.files.close(handle).map(|()| HelperReply::Done),
         HelperRequest::FileRead { handle, count } => ctx
@@ -154,12 +166,16 @@ fn with_policy_view<R>(
         HelperRequest::Shutdown(mode) => f(&PolicyRequest::Shutdown {
             mode: shutdown_mode_name(*mode),
         }),
-        // A first, lexical check; the open operation checks again on the
+        // A first, lexical check (from the working directory, as the open
+        // resolves a relative path); the open operation checks again on the
         // path the kernel resolved.
-        HelperRequest::FileOpen { path, mode } => f(&PolicyRequest::FileOpen {
-            path: &normalize_lexically(Path::new(path)),
-            mode: mode.as_str(),
-        }),
+        HelperRequest::FileOpen { path, mode } => {
+            let base = std::env::current_dir().unwrap_or_else(|_| "/".into());
+            f(&PolicyRequest::FileOpen {
+                path: &normalize_lexically(&base.join(path)),
+                mode: mode.as_str(),
+            })
+        }
         HelperRequest::SetVcpus(changes) => {
             let mut online: Vec<i64> = ops::cpu::get_vcpus(system)
                 .map(|all| {
