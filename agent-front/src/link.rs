@@ -16,6 +16,9 @@ pub struct HelperLink {
     buf: Vec<u8>,
     /// What the helper last told us: enabled commands and frozen state.
     pub state: AgentState,
+    /// The host's id for the request being run, passed along for the
+    /// helper's audit log.
+    pub request_id: Option<String>,
 }
 
 impl HelperLink {
@@ -28,7 +31,9 @@ impl HelperLink {
             state: AgentState {
                 enabled: Vec::new(),
                 frozen: false,
+                rules: Vec::new(),
             },
+            request_id: None,
         };
         loop {
             if let FromHelper::State(state) = link.recv().await? {
@@ -101,8 +106,12 @@ impl HelperLink {
     pub async fn call(&mut self, request: HelperRequest) -> Result<HelperReply, CallError> {
         let seq = self.next_seq;
         self.next_seq = self.next_seq.wrapping_add(1);
-        let bytes = internal::encode(&ToHelper { seq, request })
-            .map_err(|e| CallError::Request(QgaError::internal(&e.to_string())))?;
+        let bytes = internal::encode(&ToHelper {
+            seq,
+            request,
+            id: self.request_id.clone(),
+        })
+        .map_err(|e| CallError::Request(QgaError::internal(&e.to_string())))?;
         fdio::send_datagram(&self.fd, &bytes)
             .await
             .map_err(CallError::Link)?;

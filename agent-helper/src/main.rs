@@ -3,16 +3,20 @@
 //! sandboxes itself, and performs the privileged operations the front asks
 //! for, after checking each against the policy itself.
 
+mod audit;
 mod channel;
 mod check_policy;
 mod cli;
 mod dispatch;
+mod explain;
 mod launch;
 #[path = "../../agent-front/src/log_gate.rs"]
 mod log_gate;
 mod ops;
 mod pidfile;
+mod policy_source;
 mod privileges;
+mod qemu_conf;
 mod runner;
 mod sandbox;
 mod state;
@@ -22,7 +26,7 @@ mod system;
 use cli::{Command, Method, RunOptions};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
-use policy::Policy;
+use policy_source::PolicySource;
 use protocol::QGA_COMPAT_VERSION;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
@@ -48,7 +52,19 @@ fn main() -> ExitCode {
             print!("{}", cli::USAGE);
             ExitCode::SUCCESS
         }
-        Ok(Command::CheckPolicy(path)) => check_policy::run(&path),
+        Ok(Command::ListRpcs) => {
+            print!("{}", cli::rpc_list());
+            ExitCode::SUCCESS
+        }
+        Ok(Command::DumpConf(options)) => {
+            for warning in &options.compat.warnings {
+                eprintln!("{warning}");
+            }
+            print!("{}", cli::dump_conf(&options));
+            ExitCode::SUCCESS
+        }
+        Ok(Command::CheckPolicy(query)) => check_policy::run(query),
+        Ok(Command::Explain(query, request)) => explain::run(query, &request),
         Ok(Command::Run(options)) => match run(*options) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -62,8 +78,17 @@ fn main() -> ExitCode {
 
 fn run(options: RunOptions) -> Result<(), String> {
     let log = init_logging(&options)?;
-    let policy = Policy::load(&options.policy)
+    for warning in &options.compat.warnings {
+        tracing::warn!("{warning}");
+    }
+    let policy_source = PolicySource {
+        path: options.policy.clone(),
+        rpc_lists: options.compat.rpc_lists.clone(),
+    };
+    let policy = policy_source
+        .load()
         .map_err(|e| format!("refusing to start with an invalid policy:\n{e}"))?;
+    policy_source::log_warnings(&policy);
     let statedir = state::StateDir::open(&options.statedir).map_err(|e| e.to_string())?;
     let frozen = statedir.is_frozen();
     let user = nix::unistd::User::from_name(&options.front_user)
@@ -123,7 +148,7 @@ fn run(options: RunOptions) -> Result<(), String> {
         fsfreeze,
     };
     let mut supervisor =
-        supervisor::Supervisor::new(launcher, channel, log, signals, options.policy.clone(), ctx);
+        supervisor::Supervisor::new(launcher, channel, log, signals, policy_source, ctx);
     supervisor
         .start_front()
         .map_err(|e| format!("cannot start agent-front: {e}"))?;

@@ -3,11 +3,11 @@
 
 use crate::dispatch::{self, Context};
 use crate::launch::{FrontLauncher, RunningFront};
+use crate::policy_source::{self, PolicySource};
 use nix::poll::{PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::Signal;
 use nix::sys::signalfd::SignalFd;
 use nix::sys::wait::{WaitPidFlag, WaitStatus};
-use policy::Policy;
 use protocol::internal::{self, AgentState, FromHelper, ToHelper};
 use protocol::limits::{
     FRONT_RESTART_MAX_DELAY_MS, FRONT_RESTART_MIN_DELAY_MS, FRONT_STABLE_AFTER_MS,
@@ -16,7 +16,6 @@ use protocol::limits::{
 use protocol::QgaError;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 pub struct Supervisor {
@@ -25,7 +24,7 @@ pub struct Supervisor {
     /// The log file, handed to each front as its stderr.
     pub log: Option<OwnedFd>,
     pub signals: SignalFd,
-    pub policy_path: PathBuf,
+    pub policy_source: PolicySource,
     pub ctx: Context,
     front: Option<Front>,
     restart_at: Option<Instant>,
@@ -52,7 +51,7 @@ impl Supervisor {
         channel: OwnedFd,
         log: Option<OwnedFd>,
         signals: SignalFd,
-        policy_path: PathBuf,
+        policy_source: PolicySource,
         ctx: Context,
     ) -> Self {
         Supervisor {
@@ -60,7 +59,7 @@ impl Supervisor {
             channel,
             log,
             signals,
-            policy_path,
+            policy_source,
             ctx,
             front: None,
             restart_at: None,
@@ -196,15 +195,17 @@ impl Supervisor {
     }
 
     fn reload_policy(&mut self) {
-        match Policy::load(&self.policy_path) {
+        let path = self.policy_source.path.display().to_string();
+        match self.policy_source.load() {
             Ok(policy) => {
+                policy_source::log_warnings(&policy);
                 self.ctx.policy = policy;
-                tracing::info!(path = %self.policy_path.display(), "policy reloaded");
+                tracing::info!(path, "policy reloaded");
                 self.send_state();
             }
             Err(errors) => {
                 tracing::error!(
-                    path = %self.policy_path.display(),
+                    path,
                     errors = %errors.to_string().replace('\n', "; "),
                     "policy reload failed; the previous policy stays in force"
                 );
@@ -216,6 +217,7 @@ impl Supervisor {
         let state = FromHelper::State(AgentState {
             enabled: self.ctx.policy.enabled_flags(),
             frozen: self.ctx.frozen,
+            rules: self.ctx.policy.command_rules(),
         });
         self.send(&state);
     }
@@ -298,7 +300,7 @@ impl Supervisor {
             }
         };
         let was_frozen = self.ctx.frozen;
-        let result = dispatch::handle(message.request, &mut self.ctx);
+        let result = dispatch::handle(message.request, message.id.as_deref(), &mut self.ctx);
         // The new frozen state goes first, so the front gates (and answers
         // guest-info for) the very next request with it.
         if self.ctx.frozen != was_frozen {

@@ -23,6 +23,22 @@ pub enum Availability {
     NotOnLinux,
 }
 
+impl Availability {
+    /// Why this build refuses the command, as the audit log says it.
+    pub fn refusal(self) -> Option<&'static str> {
+        match self {
+            Availability::Available => None,
+            Availability::NotImplemented => Some("not implemented by this version"),
+            Availability::NotOnLinux => Some("not available on Linux"),
+        }
+    }
+}
+
+/// Why a command is refused while filesystems are frozen, as the audit log
+/// says it.
+pub const FROZEN_REFUSAL: &str =
+    "frozen: only the freeze-safe commands run while filesystems are frozen";
+
 #[derive(Clone, Copy, Debug)]
 pub struct CommandSpec {
     pub name: &'static str,

@@ -5,7 +5,7 @@
 
 use crate::error::QgaError;
 use crate::file_mode::OpenMode;
-use crate::limits::MAX_MESSAGE_BYTES;
+use crate::limits::{AUDIT_ID_MAX_BYTES, MAX_MESSAGE_BYTES};
 use crate::mount_point::MountPoint;
 use crate::password::{Password, UserName};
 use crate::power::{ShutdownMode, SuspendMode};
@@ -181,6 +181,9 @@ pub struct ToHelper {
     /// Echoed in the reply so a stale reply can never answer a newer request.
     pub seq: u32,
     pub request: HelperRequest,
+    /// The host's `id` member as JSON text, at most `AUDIT_ID_MAX_BYTES`,
+    /// for the helper's audit log only (it is a label, never trusted).
+    pub id: Option<String>,
 }
 
 /// Helper to front.
@@ -202,6 +205,22 @@ pub struct AgentState {
     /// available in this build.
     pub enabled: Vec<bool>,
     pub frozen: bool,
+    /// One per row of `COMMANDS`: the policy rule that enables or disables
+    /// the command, for the front's audit log.
+    pub rules: Vec<String>,
+}
+
+/// A host-supplied text (a request id, an unknown command name) cut to
+/// `AUDIT_ID_MAX_BYTES` for the audit log, so a huge one cannot flood it.
+pub fn audit_label(text: &str) -> String {
+    if text.len() <= AUDIT_ID_MAX_BYTES {
+        return text.to_string();
+    }
+    let mut end = AUDIT_ID_MAX_BYTES;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &text[..end])
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -285,6 +304,7 @@ mod tests {
         let m = ToHelper {
             seq: 7,
             request: HelperRequest::GetTime,
+            id: Some("\"a\"".into()),
         };
         assert_eq!(decode::<ToHelper>(&encode(&m).unwrap()).unwrap(), m);
     }
@@ -294,6 +314,7 @@ mod tests {
         let mut bytes = encode(&ToHelper {
             seq: 300,
             request: HelperRequest::FsfreezeStatus,
+            id: None,
         })
         .unwrap();
         bytes.push(0);
@@ -310,6 +331,14 @@ mod tests {
     }
 
     #[test]
+    fn audit_labels_are_bounded_on_a_char_boundary() {
+        assert_eq!(audit_label("42"), "42");
+        let long = "\u{e9}".repeat(AUDIT_ID_MAX_BYTES);
+        let cut = audit_label(&long);
+        assert!(cut.ends_with("...") && cut.len() <= AUDIT_ID_MAX_BYTES + 3);
+    }
+
+    #[test]
     fn a_full_file_chunk_fits_one_message_both_ways() {
         use crate::limits::FILE_CHUNK_BYTES;
         let data: Vec<u8> = (0..FILE_CHUNK_BYTES).map(|i| i as u8).collect();
@@ -319,6 +348,7 @@ mod tests {
                 handle: i64::MAX,
                 data: data.clone(),
             },
+            id: None,
         };
         let bytes = encode(&request).unwrap();
         assert!(bytes.len() < FILE_CHUNK_BYTES + 32, "{}", bytes.len());

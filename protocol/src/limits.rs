@@ -50,6 +50,10 @@ pub const CHANNEL_HANGUP_RETRY_MS: u64 = 100;
 /// limit). A hook that takes longer is killed and the freeze or thaw reports
 /// it as terminated abnormally.
 pub const FSFREEZE_HOOK_TIMEOUT_SECS: u64 = 600;
+/// Longest host request id the audit log records, in bytes of its JSON
+/// text; a longer one is cut and marked with "...".
+pub const AUDIT_ID_MAX_BYTES: usize = 128;
+
 /// Longest chpasswd may run before it is killed (qemu-ga waits forever).
 pub const PASSWORD_PROGRAM_TIMEOUT_MS: u64 = 30_000;
 

@@ -88,6 +88,10 @@ impl Agent {
         let policy = dir.0.join("policy.toml");
         let log = dir.0.join("agent.log");
         std::fs::write(&policy, options.policy).expect("write policy");
+        // An empty qemu-ga config of its own, so the machine's
+        // /etc/qemu/qemu-ga.conf cannot change what a test sees; a test can
+        // name another with -c in its extra arguments (the last -c wins).
+        std::fs::write(dir.0.join("qemu-ga.conf"), "").expect("write qemu-ga.conf");
         let child = spawn_helper(&dir.0, &socket, &log, &policy, &options.extra_args);
         let mut agent = Agent {
             dir,
@@ -230,6 +234,8 @@ fn spawn_helper(
     extra_args: &[String],
 ) -> Child {
     Command::new(bin_dir().join("agent-helper"))
+        .arg("-c")
+        .arg(statedir.join("qemu-ga.conf"))
         .args(["-m", "unix-listen", "-p"])
         .arg(socket)
         .arg("-t")
@@ -312,7 +318,12 @@ impl Client {
                 return line[..line.len() - 1].to_vec();
             }
             let mut buf = [0u8; 65536];
-            let n = self.stream.read(&mut buf).expect("read reply from agent");
+            // A read with a timeout is not restarted after a signal (or a
+            // freeze of the test's processes); try again.
+            let n = match self.stream.read(&mut buf) {
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                r => r.expect("read reply from agent"),
+            };
             assert!(n > 0, "agent closed the connection");
             self.pending.extend_from_slice(&buf[..n]);
         }

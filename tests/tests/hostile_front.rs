@@ -66,7 +66,12 @@ impl Relay {
     /// Late replies to earlier (mutated but valid) requests are skipped; on
     /// a loaded machine a reply can take longer than one relay poll.
     fn call(&mut self, seq: u32, request: HelperRequest) -> FromHelper {
-        let mut replies = self.send(&[encode(&ToHelper { seq, request }).unwrap()]);
+        let mut replies = self.send(&[encode(&ToHelper {
+            seq,
+            request,
+            id: None,
+        })
+        .unwrap()]);
         for _ in 0..100 {
             for bytes in replies.drain(..) {
                 let message: FromHelper = decode(&bytes).expect("helper reply decodes");
@@ -152,6 +157,7 @@ fn helper_drops_truncated_oversized_and_garbage_messages_and_keeps_serving() {
     let valid = encode(&ToHelper {
         seq: 1,
         request: HelperRequest::FsfreezeStatus,
+        id: None,
     })
     .unwrap();
     let mut trailing = valid.clone();
@@ -209,6 +215,46 @@ fn helper_drops_truncated_oversized_and_garbage_messages_and_keeps_serving() {
         .count();
     assert!(dropped >= 5, "bad messages are logged:\n{log}");
     assert!(dropped < 40, "but rate-limited ({dropped} lines)");
+}
+
+#[test]
+fn a_forged_request_id_cannot_flood_or_forge_the_audit_log() {
+    let agent = start();
+    let (mut relay, _) = Relay::connect(&agent);
+    // A line break to start a forged line, then enough to flood the log.
+    let id = format!(
+        "1\n2026-01-01T00:00:00Z  INFO audit: decision forged{}",
+        "x".repeat(100_000)
+    );
+    let replies = relay.send(&[encode(&ToHelper {
+        seq: 5,
+        request: HelperRequest::GetTime,
+        id: Some(id),
+    })
+    .unwrap()]);
+    let reply: FromHelper = decode(&replies[0]).unwrap();
+    assert!(
+        matches!(
+            reply,
+            FromHelper::Reply {
+                seq: 5,
+                result: Err(_)
+            }
+        ),
+        "{reply:?}"
+    );
+    let log = agent.log_text();
+    let audit: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("audit: decision") && l.contains("guest-get-time"))
+        .collect();
+    assert_eq!(audit.len(), 1, "{log}");
+    assert!(audit[0].len() < 500, "{}", audit[0]);
+    assert!(
+        !log.lines().any(|l| l.starts_with("2026-01-01T00:00:00Z")),
+        "{log}"
+    );
+    assert!(audit[0].contains(r#"id="1\n2026-01-01"#), "{}", audit[0]);
 }
 
 #[test]

@@ -1,7 +1,10 @@
 //! guest-file-*: the table of open handles and the operations on them.
 //! Handles live here, in the helper, so they survive a front restart and a
 //! host reconnect. Every guest file is opened by `open_guest_file`, the one
-//! place where a check on the path belongs.
+//! place where a check on the path belongs: it pins the file (or, for a new
+//! one, its directory) with O_PATH, has the policy judge the path the
+//! kernel resolved, and opens exactly the pinned inode, so a path swapped
+//! for a symlink between the check and the open cannot escape.
 //!
 //! Files are plain descriptors, not stdio streams: data reaches the kernel
 //! on every write, so there is nothing for guest-file-flush to push, and a
@@ -17,14 +20,20 @@ use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::os::fd::{AsRawFd, IntoRawFd};
+use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The permissions of a file guest-file-open creates, whatever the umask
 /// (qemu-ga's too).
 const NEW_FILE_MODE: u32 = 0o666;
+
+/// Judges the resolved path of a file about to be opened (the policy's path
+/// rules); a refusal is the host's error. `None` when nothing is to be
+/// judged.
+pub type PathJudge<'a> = Option<&'a dyn Fn(&Path) -> Result<(), QgaError>>;
 
 pub struct FileTable {
     handles: BTreeMap<i64, File>,
@@ -48,7 +57,7 @@ impl FileTable {
         }
     }
 
-    pub fn open(&mut self, path: &str, mode: OpenMode) -> Result<i64, QgaError> {
+    pub fn open(&mut self, path: &str, mode: OpenMode, judge: PathJudge) -> Result<i64, QgaError> {
         if self.handles.len() >= MAX_OPEN_FILE_HANDLES {
             return Err(QgaError::file_handles_exhausted(
                 path,
@@ -56,7 +65,7 @@ impl FileTable {
                 MAX_OPEN_FILE_HANDLES,
             ));
         }
-        let file = open_guest_file(path, mode)?;
+        let file = open_guest_file(path, mode, judge)?;
         let handle = self.next_handle;
         let next = handle
             .checked_add(1)
@@ -180,7 +189,13 @@ impl FileTable {
 /// FIFO without a writer cannot stall the agent. A created file gets mode
 /// 0666 whatever the umask: it is created exclusively and then chmod'ed,
 /// and an existing file keeps its permissions.
-fn open_guest_file(path: &str, mode: OpenMode) -> Result<File, QgaError> {
+///
+/// The file is pinned first (O_PATH, following symlinks as fopen does),
+/// `judge` sees the path the kernel resolved for it, and the pinned inode
+/// is then opened through /proc/self/fd with the real flags. A new file is
+/// created under its pinned directory, at the judged path, without
+/// following a symlink planted as its name.
+fn open_guest_file(path: &str, mode: OpenMode, judge: PathJudge) -> Result<File, QgaError> {
     let spelling = mode.as_str();
     let fail = |e: &io::Error| QgaError::file_open_failed(path, spelling, &reason(e));
     let name_bytes = file_name_bytes(path);
@@ -194,14 +209,12 @@ fn open_guest_file(path: &str, mode: OpenMode) -> Result<File, QgaError> {
         .truncate(access.truncate)
         .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY);
     if access.create {
-        let mut exclusive = options.clone();
-        exclusive.create_new(true).mode(0o000);
-        match exclusive.open(name) {
-            Ok(file) => {
+        match create_new(name, &options, access, judge) {
+            Ok(Some((file, created))) => {
                 if let Err(e) = file.set_permissions(std::fs::Permissions::from_mode(NEW_FILE_MODE))
                 {
                     drop(file);
-                    let _ = std::fs::remove_file(name);
+                    created.remove();
                     return Err(QgaError::file_permission_failed(
                         path,
                         spelling,
@@ -210,11 +223,157 @@ fn open_guest_file(path: &str, mode: OpenMode) -> Result<File, QgaError> {
                 }
                 return Ok(file);
             }
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(fail(&e)),
+            Ok(None) => {}
+            Err(Failure::Io(e)) => return Err(fail(&e)),
+            Err(Failure::Refused(e)) => return Err(e),
         }
     }
-    options.open(name).map_err(|e| fail(&e))
+    let pinned = pin(name, 0).map_err(|e| fail(&e))?;
+    if let Some(judge) = judge {
+        judge(&resolved(&pinned).map_err(|e| e.into_error(&fail))?)?;
+    }
+    options.open(fd_path(&pinned)).map_err(|e| fail(&e))
+}
+
+enum Failure {
+    /// The system's error, reported as qemu-ga reports a failed open.
+    Io(io::Error),
+    /// The policy's refusal.
+    Refused(QgaError),
+}
+
+impl Failure {
+    fn into_error(self, fail: &dyn Fn(&io::Error) -> QgaError) -> QgaError {
+        match self {
+            Failure::Io(e) => fail(&e),
+            Failure::Refused(e) => e,
+        }
+    }
+}
+
+/// A file this open created, to remove again if it cannot be finished.
+struct Created {
+    dir: OwnedFd,
+    name: std::ffi::CString,
+}
+
+impl Created {
+    fn remove(self) {
+        // SAFETY: unlinkat on a directory fd we own and a valid C string.
+        unsafe { libc::unlinkat(self.dir.as_raw_fd(), self.name.as_ptr(), 0) };
+    }
+}
+
+/// Creates `name` if it does not exist yet: `Ok(None)` if it does. The
+/// directory is pinned and resolved, the new file's path judged, and the
+/// file created in that directory with O_EXCL | O_NOFOLLOW.
+fn create_new(
+    name: &Path,
+    options: &std::fs::OpenOptions,
+    access: protocol::file_mode::Access,
+    judge: PathJudge,
+) -> Result<Option<(File, Created)>, Failure> {
+    let Some(file_name) = plain_file_name(name) else {
+        // "dir/", "." or "..": no new file can come of it; open(2) says why.
+        let mut exclusive = options.clone();
+        exclusive.create_new(true).mode(0o000);
+        return match exclusive.open(name) {
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(None),
+            Err(e) => Err(Failure::Io(e)),
+            Ok(_) => Err(Failure::Io(io::Error::from_raw_os_error(libc::EISDIR))),
+        };
+    };
+    let parent = match name.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let dir = pin(parent, libc::O_DIRECTORY).map_err(Failure::Io)?;
+    if let Some(judge) = judge {
+        let target = resolved(&dir)?.join(file_name);
+        judge(&target).map_err(Failure::Refused)?;
+    }
+    let c_name = std::ffi::CString::new(file_name.as_bytes())
+        .map_err(|e| Failure::Io(io::Error::other(e)))?;
+    let rw = match (access.read, access.write) {
+        (true, true) => libc::O_RDWR,
+        (false, true) => libc::O_WRONLY,
+        _ => libc::O_RDONLY,
+    };
+    let flags = rw
+        | if access.append { libc::O_APPEND } else { 0 }
+        | libc::O_CREAT
+        | libc::O_EXCL
+        | libc::O_NOFOLLOW
+        | libc::O_CLOEXEC
+        | libc::O_NONBLOCK
+        | libc::O_NOCTTY;
+    // SAFETY: openat on a directory fd we own and a valid C string.
+    let fd = unsafe { libc::openat(dir.as_raw_fd(), c_name.as_ptr(), flags, 0o000) };
+    if fd < 0 {
+        let e = io::Error::last_os_error();
+        return match e.kind() {
+            io::ErrorKind::AlreadyExists => Ok(None),
+            _ => Err(Failure::Io(e)),
+        };
+    }
+    // SAFETY: fd is a new descriptor nothing else owns.
+    let file = unsafe { File::from_raw_fd(fd) };
+    Ok(Some((file, Created { dir, name: c_name })))
+}
+
+/// The last component of `name` if it is a plain file name (not ".", ".."
+/// and without a trailing slash).
+fn plain_file_name(name: &Path) -> Option<&OsStr> {
+    let bytes = name.as_os_str().as_bytes();
+    if bytes.ends_with(b"/") {
+        return None;
+    }
+    let last = bytes.rsplit(|&b| b == b'/').next()?;
+    if last.is_empty() || last == b"." || last == b".." {
+        return None;
+    }
+    Some(OsStr::from_bytes(last))
+}
+
+/// An O_PATH descriptor for `path` (following symlinks): it pins the inode
+/// without reading or writing it.
+fn pin(path: &Path, extra_flags: libc::c_int) -> io::Result<OwnedFd> {
+    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes()).map_err(io::Error::other)?;
+    // SAFETY: open with a valid C string.
+    let fd = unsafe {
+        libc::open(
+            c_path.as_ptr(),
+            libc::O_PATH | libc::O_CLOEXEC | extra_flags,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fd is a new descriptor nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+fn fd_path(fd: &OwnedFd) -> PathBuf {
+    PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+}
+
+/// The path the kernel resolved for a pinned inode, checked to name that
+/// inode still: a file deleted, moved or swapped meanwhile is refused
+/// rather than judged by a path that is no longer its own.
+fn resolved(pinned: &OwnedFd) -> Result<PathBuf, Failure> {
+    let path = std::fs::read_link(fd_path(pinned)).map_err(Failure::Io)?;
+    let pinned_meta = File::from(pinned.try_clone().map_err(Failure::Io)?)
+        .metadata()
+        .map_err(Failure::Io)?;
+    let same = std::fs::metadata(&path)
+        .is_ok_and(|m| m.dev() == pinned_meta.dev() && m.ino() == pinned_meta.ino());
+    if !same || !policy::path_glob::is_resolved(&path) {
+        return Err(Failure::Refused(QgaError::denied_by_policy(
+            "guest-file-open",
+            &format!("{path:?} no longer names the file being opened"),
+        )));
+    }
+    Ok(path)
 }
 
 /// The bytes of the file name qemu-ga would use: it keeps a `\u0000` from
