@@ -9,11 +9,48 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use tests::{error_of, Agent, Client, TempDir};
 
-const POLICY: &str = r#"
+/// The programs these tests run through guest-exec.
+const PROGRAMS: &[&str] = &[
+    "/bin/sh",
+    "/bin/echo",
+    "/bin/cat",
+    "/bin/readlink",
+    "/bin/true",
+    "/bin/sleep",
+    "/usr/bin/env",
+];
+
+/// Allows the commands and `PROGRAMS` as the policy sees them, resolved (on
+/// a merged-/usr system /bin/sh is /usr/bin/dash), plus `extra` patterns,
+/// and the two paths the error tests expect exec's own errors for.
+fn policy_with(extra: &[String]) -> String {
+    let programs: Vec<String> = PROGRAMS
+        .iter()
+        .map(|p| resolved(p))
+        .chain(["/nonexistent".to_string(), "/etc/passwd".to_string()])
+        .chain(extra.iter().cloned())
+        .collect();
+    format!(
+        r#"
 default = "deny"
 [allow]
 commands = ["guest-ping", "guest-exec", "guest-exec-status", "guest-fsfreeze-*"]
-"#;
+[rules.guest-exec]
+programs = {programs:?}
+"#
+    )
+}
+
+fn policy() -> String {
+    policy_with(&[])
+}
+
+fn resolved(path: &str) -> String {
+    std::fs::canonicalize(path)
+        .unwrap_or_else(|e| panic!("{path}: {e}"))
+        .display()
+        .to_string()
+}
 
 const MIB16: usize = 16 << 20;
 
@@ -64,7 +101,7 @@ fn unb64(v: &Value) -> Vec<u8> {
 
 #[test]
 fn echo_status_polled_until_exited_then_forgotten() {
-    let agent = Agent::start(POLICY);
+    let agent = Agent::start(&policy());
     let mut host = agent.connect();
     let pid = exec(
         &mut host,
@@ -92,7 +129,7 @@ fn echo_status_polled_until_exited_then_forgotten() {
 
 #[test]
 fn exit_codes_and_signals() {
-    let agent = Agent::start(POLICY);
+    let agent = Agent::start(&policy());
     let mut host = agent.connect();
     for (script, want) in [
         ("exit 0", json!({"exited": true, "exitcode": 0})),
@@ -114,7 +151,7 @@ fn exit_codes_and_signals() {
 
 #[test]
 fn binary_output_and_capture_modes() {
-    let agent = Agent::start(POLICY);
+    let agent = Agent::start(&policy());
     let mut host = agent.connect();
     let script = r"printf '\000\377\001'; printf 'e\n' >&2";
     let args = |capture: Value| json!({"path": "/bin/sh", "arg": ["-c", script], "capture-output": capture});
@@ -147,7 +184,7 @@ fn binary_output_and_capture_modes() {
 
 #[test]
 fn output_is_truncated_at_16_mib_per_stream() {
-    let agent = Agent::start(POLICY);
+    let agent = Agent::start(&policy());
     let mut host = agent.connect();
     // Exactly the limit is complete; one byte more is truncated, and the
     // program still runs to its end (the rest is read and dropped).
@@ -168,7 +205,7 @@ fn output_is_truncated_at_16_mib_per_stream() {
 
 #[test]
 fn input_data_reaches_stdin() {
-    let agent = Agent::start(POLICY);
+    let agent = Agent::start(&policy());
     let mut host = agent.connect();
     // Larger than one internal message, every byte value.
     let input: Vec<u8> = (0..1_500_000u32)
@@ -201,7 +238,7 @@ fn input_data_reaches_stdin() {
 
 #[test]
 fn environment_is_clean_plus_requested_entries() {
-    let agent = Agent::start(POLICY);
+    let agent = Agent::start(&policy());
     let mut host = agent.connect();
     let base = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n";
     let result = run(
@@ -226,7 +263,7 @@ fn environment_is_clean_plus_requested_entries() {
 
 #[test]
 fn program_starts_in_root_with_only_stdio_and_the_helper_sandbox() {
-    let agent = Agent::start(POLICY);
+    let agent = Agent::start(&policy());
     let mut host = agent.connect();
     let script = "pwd; ls /proc/self/fd; grep -E '^(NoNewPrivs|Seccomp):' /proc/self/status";
     let result = run(
@@ -249,7 +286,7 @@ fn program_starts_in_root_with_only_stdio_and_the_helper_sandbox() {
 
 #[test]
 fn unknown_pids_are_invalid() {
-    let agent = Agent::start(POLICY);
+    let agent = Agent::start(&policy());
     let mut host = agent.connect();
     for pid in [
         json!(1),
@@ -269,7 +306,7 @@ fn unknown_pids_are_invalid() {
 
 #[test]
 fn argument_and_exec_errors_as_qemu_ga() {
-    let agent = Agent::start(POLICY);
+    let agent = Agent::start(&policy());
     let mut host = agent.connect();
     for (arguments, want) in [
         (json!({}), "Parameter 'path' is missing"),
@@ -342,23 +379,87 @@ fn exec_is_refused_unless_the_policy_allows_the_program() {
     }
     drop(host);
     drop(agent);
-    // Allowed, but only absolute program paths are: no PATH search.
-    let agent = Agent::start(POLICY);
+    // Allowed without a program list: still disabled.
+    let agent = Agent::start(
+        "[allow]\ncommands = [\"guest-ping\", \"guest-exec\", \"guest-exec-status\"]\n",
+    );
     let mut host = agent.connect();
-    let reply = host.request(r#"{"execute":"guest-exec","arguments":{"path":"echo","arg":["x"]}}"#);
+    let reply = host.request(r#"{"execute":"guest-exec","arguments":{"path":"/bin/true"}}"#);
     assert_eq!(
         error_of(&reply),
         (
-            "GenericError".into(),
-            "Command guest-exec denied by policy (program 'echo' is not allowed)".into()
+            "CommandNotFound".into(),
+            "Command guest-exec has been disabled".into()
         )
     );
-    assert!(agent.log_text().contains("program=\"echo\""));
+    drop(host);
+    drop(agent);
+    // With a program list, the program the path resolves to must be on it;
+    // a symlink to a listed program is that program, a symlink to another
+    // one is not, whatever its own name.
+    let links = TempDir::new("exec-links");
+    let dir = resolved(&links.0.to_string_lossy());
+    std::os::unix::fs::symlink(resolved("/bin/echo"), links.0.join("say")).unwrap();
+    std::os::unix::fs::symlink("/usr/bin/id", links.0.join("echo")).unwrap();
+    let agent = Agent::start(&policy_with(&[format!("{dir}/echo")]));
+    let mut host = agent.connect();
+    let result = run(
+        &mut host,
+        json!({"path": format!("{dir}/say"), "arg": ["linked"], "capture-output": true}),
+    );
+    assert_eq!(unb64(&result["out-data"]), b"linked\n");
+    for path in [format!("{dir}/echo"), "/usr/bin/id".into(), "id".into()] {
+        let reply = host.request(
+            &json!({"execute": "guest-exec", "arguments": {"path": path, "arg": ["x"]}})
+                .to_string(),
+        );
+        let (class, desc) = error_of(&reply);
+        assert_eq!(class, "GenericError", "{path}");
+        assert!(
+            desc.starts_with("Command guest-exec denied by policy (")
+                && desc.contains(&resolved("/usr/bin/id")),
+            "{path}: {desc}"
+        );
+    }
+    let log = agent.log_text();
+    assert!(
+        log.contains(&format!("program=\"{}\"", resolved("/usr/bin/id"))),
+        "{log}"
+    );
+    // Nothing was left staged by the refusals.
+    assert_eq!(run(&mut host, json!({"path": "/bin/true"}))["exitcode"], 0);
+}
+
+/// A name without a slash is found as qemu-ga finds it under systemd, and
+/// then judged like any other path.
+#[test]
+fn bare_names_are_looked_up_in_the_search_path() {
+    let agent = Agent::start(&policy());
+    let mut host = agent.connect();
+    let result = run(
+        &mut host,
+        json!({"path": "echo", "arg": ["found"], "capture-output": true}),
+    );
+    assert_eq!(result["exitcode"], 0);
+    assert_eq!(unb64(&result["out-data"]), b"found\n");
+    // argv[0] stays what the host wrote.
+    let result = run(
+        &mut host,
+        json!({"path": "sh", "arg": ["-c", "echo $0"], "capture-output": true}),
+    );
+    assert_eq!(unb64(&result["out-data"]), b"sh\n");
+    let reply = host.request(r#"{"execute":"guest-exec","arguments":{"path":"no-such-program"}}"#);
+    let (class, desc) = error_of(&reply);
+    assert_eq!(class, "GenericError");
+    assert!(
+        desc.starts_with("Command guest-exec denied by policy ("),
+        "{desc}"
+    );
 }
 
 #[test]
 fn finished_processes_are_bounded_until_collected() {
-    let agent = Agent::start(POLICY);
+    let agent = Agent::start(&policy());
     let mut host = agent.connect();
     let max = protocol::limits::MAX_EXEC_PROCESSES;
     let pids: Vec<i64> = (0..max)
@@ -378,7 +479,7 @@ fn finished_processes_are_bounded_until_collected() {
 
 #[test]
 fn status_survives_a_front_restart() {
-    let agent = Agent::start(POLICY);
+    let agent = Agent::start(&policy());
     let mut host = agent.connect();
     let pid = exec(
         &mut host,
@@ -399,7 +500,7 @@ fn status_survives_a_front_restart() {
 /// the full result. Needs guest-fsfreeze-freeze-list in this build.
 #[test]
 fn frozen_filesystems_hold_back_status_not_the_child() {
-    let agent = Agent::start(POLICY);
+    let agent = Agent::start(&policy());
     let mut host = agent.connect();
     let spec = protocol::commands::lookup("guest-fsfreeze-freeze-list").unwrap();
     if spec.availability != protocol::commands::Availability::Available {
@@ -479,6 +580,11 @@ impl Reference {
         let dir = TempDir::new("exec-ref");
         let socket = dir.0.join("sock");
         let child = Command::new(binary)
+            // systemd's search path, as this agent's
+            .env(
+                "PATH",
+                "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            )
             .args(["-m", "unix-listen", "-p"])
             .arg(&socket)
             .arg("-t")
@@ -517,10 +623,11 @@ fn replies_match_qemu_ga() {
         eprintln!("skipped: /usr/sbin/qemu-ga is not installed");
         return;
     };
-    let agent = Agent::start(POLICY);
+    let agent = Agent::start(&policy());
     let script = "printf 'out\\000\\377'; echo err >&2; exit 3";
     let programs = [
         json!({"path": "/bin/echo", "arg": ["hi"], "capture-output": true}),
+        json!({"path": "echo", "arg": ["found", "in", "PATH"], "capture-output": true}),
         json!({"path": "/bin/sh", "arg": ["-c", script], "capture-output": true}),
         json!({"path": "/bin/sh", "arg": ["-c", script]}),
         json!({"path": "/bin/sh", "arg": ["-c", "kill -TERM $$"], "capture-output": true}),

@@ -180,6 +180,8 @@ mod tests {
             let bytes = protocol::internal::encode(&protocol::internal::ToHelper {
                 seq: u32::MAX,
                 request: HelperRequest::ExecStage(s.clone()),
+                // The longest id a request can carry.
+                id: Some(protocol::internal::audit_label(&"\"".repeat(1000))),
             })
             .expect("every stage fits a message");
             assert!(bytes.len() <= protocol::limits::MAX_MESSAGE_BYTES);

@@ -7,6 +7,12 @@
 //! `on_ready`), and the supervisor hands every reaped exit status of an
 //! exec child to `on_child_exit`.
 //!
+//! Which program runs: a path without `/` is looked up in `SEARCH_PATH`, a
+//! relative one from `/`, and every symlink and `..` is resolved. The policy
+//! judges that resolved path (it must name it in `[rules.guest-exec]
+//! programs`), and exactly that path is executed, with the host's path as
+//! `argv[0]`.
+//!
 //! What a program gets (documented in the README):
 //! - the helper's credentials: root, with only the helper's capabilities
 //!   (`privileges.rs`), `no_new_privs`, and the helper's seccomp filter,
@@ -24,7 +30,6 @@ use nix::errno::Errno;
 use nix::poll::PollFlags;
 use nix::sys::wait::WaitStatus;
 use nix::unistd::{ForkResult, Pid};
-use policy::Policy;
 use protocol::internal::{CapturedOutput, ExecExit, ExecStage, ExecStart, ExecState, ExecStream};
 use protocol::limits::{
     EXEC_CHUNK_BYTES, MAX_EXEC_ARGV_BYTES, MAX_EXEC_BUFFERED_BYTES, MAX_EXEC_INPUT_BYTES,
@@ -34,11 +39,27 @@ use protocol::qga::GuestExecCaptureOutputMode as Capture;
 use protocol::QgaError;
 use std::ffi::CString;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::path::{Path, PathBuf};
 
 /// The environment every guest-exec program starts from: systemd's default
 /// search path, which is what qemu-ga's programs get under systemd.
 pub const BASE_ENVIRONMENT: &[&str] =
     &["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"];
+
+/// Where a program named without a `/` is looked for, in order: the same
+/// directories as the `PATH` above (qemu-ga searches its own `PATH`, which
+/// under systemd is this one).
+pub const SEARCH_PATH: &[&str] = &[
+    "/usr/local/sbin",
+    "/usr/local/bin",
+    "/usr/sbin",
+    "/usr/bin",
+    "/sbin",
+    "/bin",
+];
+
+/// The policy's verdict on a resolved program.
+pub type ProgramJudge<'a> = &'a dyn Fn(&Path) -> Result<(), QgaError>;
 
 /// Bytes read from one pipe per wake-up, so one chatty program cannot hold
 /// up the loop.
@@ -48,11 +69,30 @@ const READ_CHUNK: usize = 64 << 10;
 /// pointer in argv or envp.
 const POINTER_BYTES: usize = 8;
 
-/// Whether the policy lets the host run this program. For now: guest-exec
-/// must be allowed by the command-level policy, and the path must be
-/// absolute (no search through PATH). Per-program rules plug in here.
-pub fn program_allowed(policy: &Policy, path: &str) -> bool {
-    policy.decide_command("guest-exec").allowed && path.starts_with('/')
+/// The program a guest-exec path names: found through `SEARCH_PATH` when it
+/// has no `/`, taken from `/` (where programs start) when relative, then
+/// resolved (symlinks, `.`, `..`). When that fails: the path as far as it
+/// could be made absolute, for the policy, and why it failed.
+pub fn resolve_program(given: &str) -> Result<PathBuf, (PathBuf, Errno)> {
+    let candidate = if given.contains('/') {
+        Path::new("/").join(given)
+    } else if given.is_empty() {
+        return Err((PathBuf::new(), Errno::ENOENT));
+    } else {
+        match SEARCH_PATH
+            .iter()
+            .map(|dir| Path::new(dir).join(given))
+            .find(|p| p.is_file())
+        {
+            Some(found) => found,
+            // Nothing absolute to judge: the policy refuses a bare name.
+            None => return Err((PathBuf::from(given), Errno::ENOENT)),
+        }
+    };
+    std::fs::canonicalize(&candidate).map_err(|e| {
+        let errno = Errno::from_raw(e.raw_os_error().unwrap_or(libc::ENOENT));
+        (policy::path_glob::normalize_lexically(&candidate), errno)
+    })
 }
 
 #[derive(Default)]
@@ -157,22 +197,28 @@ impl ExecTable {
         Ok(())
     }
 
-    /// Starts a program with what was staged for it; returns its pid.
-    pub fn start(&mut self, start: ExecStart, policy: &Policy) -> Result<i64, QgaError> {
+    /// Drops what was staged for a guest-exec that will not start.
+    pub fn discard_staged(&mut self) {
+        self.staged = Staged::default();
+    }
+
+    /// Starts a program with what was staged for it, if `judge` allows the
+    /// program the path resolves to; returns its pid.
+    pub fn start(&mut self, start: ExecStart, judge: ProgramJudge) -> Result<i64, QgaError> {
         let staged = std::mem::take(&mut self.staged);
         let path = until_nul(&start.path);
-        let allowed = program_allowed(policy, path);
-        tracing::info!(
-            target: "audit",
-            side = "helper",
-            command = "guest-exec",
-            program = path,
-            args = start.args,
-            allowed,
-        );
-        if !allowed {
-            return Err(QgaError::exec_program_denied(path));
-        }
+        let program = match resolve_program(path) {
+            Ok(resolved) => {
+                judge(&resolved)?;
+                Ok(resolved)
+            }
+            // A program the policy would not allow stays a refusal, whether
+            // or not it exists.
+            Err((lexical, errno)) => {
+                judge(&lexical)?;
+                Err(errno)
+            }
+        };
         let input_matches = match start.input {
             None => staged.input.is_empty(),
             Some(n) => n == staged.input.len() as u64,
@@ -188,14 +234,23 @@ impl ExecTable {
                 "{MAX_EXEC_PROCESSES} processes have not been collected with guest-exec-status"
             )));
         }
+        // The kernel finds the file before it counts the arguments.
+        let program = program.map_err(|errno| QgaError::exec_failed(path, errno.desc()))?;
         if staged.too_big {
             return Err(QgaError::exec_failed(path, Errno::E2BIG.desc()));
         }
         let input = start.input.map(|_| staged.input);
-        let process = spawn(path, &staged.args, &staged.env, input, start.capture)
-            .map_err(|e| QgaError::exec_failed(path, e.desc()))?;
+        let process = spawn(
+            &program,
+            path,
+            &staged.args,
+            &staged.env,
+            input,
+            start.capture,
+        )
+        .map_err(|e| QgaError::exec_failed(path, e.desc()))?;
         let pid = i64::from(process.pid.as_raw());
-        tracing::info!(pid, program = path, "guest-exec started");
+        tracing::info!(pid, program = %program.display(), "guest-exec started");
         self.processes.push(process);
         Ok(pid)
     }
@@ -427,17 +482,21 @@ fn set_nonblocking(fd: &OwnedFd) -> Result<(), Errno> {
     Ok(())
 }
 
-/// Forks and execs the program. An exec failure comes back from the child
-/// through a close-on-exec pipe, so the host gets the real errno.
+/// Forks and execs `program`, with `argv0` first in its arguments. An exec
+/// failure comes back from the child through a close-on-exec pipe, so the
+/// host gets the real errno.
 fn spawn(
-    path: &str,
+    program: &Path,
+    argv0: &str,
     args: &[String],
     env: &[String],
     input: Option<Vec<u8>>,
     capture: Capture,
 ) -> Result<Process, Errno> {
-    let c_path = c_string(path);
-    let argv: Vec<CString> = std::iter::once(c_path.clone())
+    use std::os::unix::ffi::OsStrExt;
+    // A resolved path has no NUL: it came from the kernel.
+    let c_path = CString::new(program.as_os_str().as_bytes()).map_err(|_| Errno::EINVAL)?;
+    let argv: Vec<CString> = std::iter::once(c_string(argv0))
         .chain(args.iter().map(|a| c_string(a)))
         .collect();
     let envp = environment(env);
@@ -615,12 +674,8 @@ mod tests {
         assert_eq!(c_string("a\0b").as_bytes(), b"a");
     }
 
-    fn allow_exec() -> Policy {
-        Policy::parse(
-            "default = \"deny\"\n[allow]\ncommands = [\"guest-exec\"]\n",
-            "t",
-        )
-        .unwrap()
+    fn allow_any(_: &Path) -> Result<(), QgaError> {
+        Ok(())
     }
 
     fn start_true(args: u32, input: Option<u64>) -> ExecStart {
@@ -648,17 +703,16 @@ mod tests {
     #[test]
     fn start_needs_exactly_what_was_staged() {
         let mut table = ExecTable::default();
-        let policy = allow_exec();
         table
             .stage(ExecStage {
                 args: vec!["a".into()],
                 ..Default::default()
             })
             .unwrap();
-        let e = table.start(start_true(2, None), &policy).unwrap_err();
+        let e = table.start(start_true(2, None), &allow_any).unwrap_err();
         assert!(e.desc.contains("pieces do not match"), "{}", e.desc);
         // The leftovers are gone: a request without pieces now works.
-        let pid = table.start(start_true(0, None), &policy).unwrap();
+        let pid = table.start(start_true(0, None), &allow_any).unwrap();
         assert!(pid > 0);
         let _ = nix::sys::wait::waitpid(Pid::from_raw(pid as i32), None);
     }
@@ -678,7 +732,7 @@ mod tests {
             sent += huge.len();
         }
         let e = table
-            .start(start_true(u32::MAX, None), &allow_exec())
+            .start(start_true(u32::MAX, None), &allow_any)
             .unwrap_err();
         assert!(e.desc.ends_with("(Argument list too long)'"), "{}", e.desc);
         assert!(table.staged.args.is_empty());
@@ -695,15 +749,66 @@ mod tests {
     }
 
     #[test]
-    fn only_absolute_programs_of_an_allowed_command() {
-        let allow = Policy::parse(
-            "default = \"deny\"\n[allow]\ncommands = [\"guest-exec\"]\n",
-            "t",
-        )
-        .unwrap();
-        assert!(program_allowed(&allow, "/bin/echo"));
-        assert!(!program_allowed(&allow, "echo"));
-        assert!(!program_allowed(&allow, ""));
-        assert!(!program_allowed(&Policy::deny_all(), "/bin/echo"));
+    fn programs_resolve_through_the_search_path_and_symlinks() {
+        let true_path = std::fs::canonicalize("/bin/true").unwrap();
+        assert_eq!(resolve_program("/bin/true"), Ok(true_path.clone()));
+        assert_eq!(resolve_program("true"), Ok(true_path.clone()));
+        // Relative to /, where programs start.
+        assert_eq!(resolve_program("bin/../bin/true"), Ok(true_path));
+        assert_eq!(
+            resolve_program("/no/such/../prog"),
+            Err((PathBuf::from("/no/prog"), Errno::ENOENT))
+        );
+        assert_eq!(
+            resolve_program("no-such-program"),
+            Err((PathBuf::from("no-such-program"), Errno::ENOENT))
+        );
+        assert_eq!(resolve_program(""), Err((PathBuf::new(), Errno::ENOENT)));
+    }
+
+    #[test]
+    fn the_judge_sees_the_resolved_program_and_its_refusal_stands() {
+        let mut table = ExecTable::default();
+        table
+            .stage(ExecStage {
+                input: b"x".to_vec(),
+                ..Default::default()
+            })
+            .unwrap();
+        let seen = std::cell::RefCell::new(Vec::new());
+        let refuse = |p: &Path| {
+            seen.borrow_mut().push(p.to_path_buf());
+            Err(QgaError::denied_by_policy("guest-exec", "test"))
+        };
+        let missing = ExecStart {
+            path: "/no/such/prog".into(),
+            ..start_true(0, Some(1))
+        };
+        let e = table.start(missing, &refuse).unwrap_err();
+        assert_eq!(e.desc, "Command guest-exec denied by policy (test)");
+        let e = table.start(start_true(0, None), &refuse).unwrap_err();
+        assert_eq!(e.desc, "Command guest-exec denied by policy (test)");
+        assert_eq!(
+            *seen.borrow(),
+            [
+                PathBuf::from("/no/such/prog"),
+                std::fs::canonicalize("/bin/true").unwrap()
+            ]
+        );
+        assert_eq!(table.buffered(), 0, "the staged input is gone");
+        // Allowed but missing: qemu-ga's error for it.
+        let e = table
+            .start(
+                ExecStart {
+                    path: "/no/such/prog".into(),
+                    ..start_true(0, None)
+                },
+                &allow_any,
+            )
+            .unwrap_err();
+        assert_eq!(
+            e.desc,
+            "Guest agent command failed, error was 'Failed to execute child process \u{201C}/no/such/prog\u{201D} (No such file or directory)'"
+        );
     }
 }

@@ -1,5 +1,26 @@
 //! The privileged operations, one module per area. Each takes typed,
 //! already-validated values and returns a typed reply or a qemu-ga error.
 
+pub mod block_devices;
+pub mod cpu;
+pub mod disks;
 pub mod exec;
+pub mod files;
+#[cfg(test)]
+mod fixture;
+pub mod fs_mounts;
+pub mod fsfreeze;
+pub mod fsinfo;
+pub mod fstrim;
+pub mod memory;
+pub mod mounts;
+pub mod network;
+mod os;
+pub mod password;
+pub mod power;
+mod scan;
 pub mod time;
+
+/// The C library's message for an errno value, as qemu-ga prints it
+/// (`No such file or directory`, without Rust's "(os error N)").
+pub use protocol::error::strerror;
