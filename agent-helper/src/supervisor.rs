@@ -8,11 +8,12 @@ use nix::sys::signal::Signal;
 use nix::sys::signalfd::SignalFd;
 use nix::sys::wait::{WaitPidFlag, WaitStatus};
 use policy::Policy;
-use protocol::internal::{self, AgentState, FromHelper, ToHelper};
+use protocol::internal::{self, AgentState, FromHelper, HelperReply, LinkError, ToHelper};
 use protocol::limits::{
     FRONT_RESTART_MAX_DELAY_MS, FRONT_RESTART_MIN_DELAY_MS, FRONT_STABLE_AFTER_MS,
     MAX_MESSAGE_BYTES,
 };
+use protocol::QgaError;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::PathBuf;
@@ -286,13 +287,24 @@ impl Supervisor {
         };
         let was_frozen = self.ctx.frozen;
         let result = dispatch::handle(message.request, &mut self.ctx);
-        self.send(&FromHelper::Reply {
-            seq: message.seq,
-            result,
-        });
+        self.send(&fitting_reply(message.seq, result));
         if self.ctx.frozen != was_frozen {
             self.send_state();
         }
+    }
+}
+
+/// The reply to one request; a result too large for one message becomes an
+/// error, so the front is never left waiting for a reply that cannot be
+/// sent.
+fn fitting_reply(seq: u32, result: Result<HelperReply, QgaError>) -> FromHelper {
+    let reply = FromHelper::Reply { seq, result };
+    match internal::encode(&reply) {
+        Err(LinkError::TooLarge(bytes)) => FromHelper::Reply {
+            seq,
+            result: Err(QgaError::reply_too_large(bytes, MAX_MESSAGE_BYTES)),
+        },
+        _ => reply,
     }
 }
 

@@ -141,4 +141,11 @@ impl QgaError {
     pub fn unsupported() -> Self {
         Self::generic("this feature or command is not currently supported")
     }
+
+    /// The helper's reply would not fit one internal message.
+    pub fn reply_too_large(bytes: usize, limit: usize) -> Self {
+        Self::internal(&format!(
+            "a reply of {bytes} bytes exceeds the internal message limit of {limit} bytes"
+        ))
+    }
 }
