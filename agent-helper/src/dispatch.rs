@@ -46,5 +46,24 @@ pub fn handle(request: HelperRequest, ctx: &mut Context) -> Result<HelperReply, 
         } else {
             GuestFsfreezeStatus::Thawed
         })),
+        HelperRequest::GetHostName => ops::sysinfo::host_name().map(HelperReply::HostName),
+        HelperRequest::GetUsers => ops::users::users().map(HelperReply::Users),
+        HelperRequest::GetTimezone => ops::timezone::timezone().map(HelperReply::Timezone),
+        HelperRequest::GetOsInfo => {
+            ops::sysinfo::os_info().map(|i| HelperReply::OsInfo(Box::new(i)))
+        }
+        HelperRequest::SshGetAuthorizedKeys { user } => {
+            ops::ssh_keys::get(&user).map(HelperReply::AuthorizedKeys)
+        }
+        HelperRequest::SshAddAuthorizedKeys { user, keys, reset } => {
+            ops::ssh_keys::add(&user, &keys, reset).map(|()| HelperReply::AuthorizedKeysUpdated)
+        }
+        HelperRequest::SshRemoveAuthorizedKeys { user, keys } => {
+            ops::ssh_keys::remove(&user, &keys).map(|()| HelperReply::AuthorizedKeysUpdated)
+        }
+        HelperRequest::GetDiskstats => ops::stats::diskstats().map(HelperReply::Diskstats),
+        HelperRequest::GetCpustats => ops::stats::cpustats().map(HelperReply::Cpustats),
+        HelperRequest::GetLoad => ops::stats::load().map(HelperReply::Load),
+        HelperRequest::NetworkGetRoute => ops::routes::routes().map(HelperReply::Routes),
     }
 }

@@ -337,6 +337,64 @@ const HELPER_SYSCALLS: &[Row] = &[
         When::Always,
         "a forked child's libc set-up",
     ),
+    // system information
+    (
+        libc::SYS_uname,
+        When::Always,
+        "guest-get-osinfo and guest-get-host-name read the kernel's names",
+    ),
+    // ssh authorized keys, and looking up their user
+    (
+        libc::SYS_mkdirat,
+        When::Always,
+        "create a user's ~/.ssh for guest-ssh-add-authorized-keys",
+    ),
+    (
+        libc::SYS_fchown,
+        When::Always,
+        "give a new ~/.ssh and authorized_keys to their user",
+    ),
+    (
+        libc::SYS_fchmod,
+        When::Always,
+        "set the modes of ~/.ssh (0700) and authorized_keys (0600)",
+    ),
+    (
+        libc::SYS_getdents64,
+        When::Always,
+        "check a new ~/.ssh is empty before giving it away; NSS lists \
+         systemd's userdb sockets",
+    ),
+    (
+        libc::SYS_readlinkat,
+        When::Always,
+        "NSS (libnss_systemd) resolves its record directories",
+    ),
+    (
+        libc::SYS_socket,
+        When::ArgEquals(0, libc::AF_UNIX as u64),
+        "NSS asks nscd and systemd-userdbd over local sockets",
+    ),
+    (
+        libc::SYS_connect,
+        When::Always,
+        "NSS connects to nscd or systemd-userdbd",
+    ),
+    (
+        libc::SYS_recvmsg,
+        When::Always,
+        "nscd hands its passwd cache over as a file descriptor",
+    ),
+    (
+        libc::SYS_timerfd_create,
+        When::Always,
+        "libnss_systemd times its userdb queries",
+    ),
+    (
+        libc::SYS_timerfd_settime,
+        When::Always,
+        "libnss_systemd times its userdb queries",
+    ),
 ];
 
 fn build(tables: &[&[Row]], mode: SeccompMode) -> Result<BpfProgram, String> {

@@ -6,6 +6,11 @@
 use crate::error::QgaError;
 use crate::limits::MAX_MESSAGE_BYTES;
 use crate::qga::GuestFsfreezeStatus;
+use crate::qga::{
+    GuestDiskStatsInfo, GuestLinuxCpuStats, GuestLoadAverage, GuestNetworkRoute, GuestOSInfo,
+    GuestTimezone, GuestUser,
+};
+use crate::ssh::{PublicKeys, UserName};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use std::fmt;
 
@@ -15,6 +20,26 @@ use std::fmt;
 pub enum HelperRequest {
     GetTime,
     FsfreezeStatus,
+    GetHostName,
+    GetUsers,
+    GetTimezone,
+    GetOsInfo,
+    SshGetAuthorizedKeys {
+        user: UserName,
+    },
+    SshAddAuthorizedKeys {
+        user: UserName,
+        keys: PublicKeys,
+        reset: bool,
+    },
+    SshRemoveAuthorizedKeys {
+        user: UserName,
+        keys: PublicKeys,
+    },
+    GetDiskstats,
+    GetCpustats,
+    GetLoad,
+    NetworkGetRoute,
 }
 
 impl HelperRequest {
@@ -22,6 +47,17 @@ impl HelperRequest {
         match self {
             HelperRequest::GetTime => "guest-get-time",
             HelperRequest::FsfreezeStatus => "guest-fsfreeze-status",
+            HelperRequest::GetHostName => "guest-get-host-name",
+            HelperRequest::GetUsers => "guest-get-users",
+            HelperRequest::GetTimezone => "guest-get-timezone",
+            HelperRequest::GetOsInfo => "guest-get-osinfo",
+            HelperRequest::SshGetAuthorizedKeys { .. } => "guest-ssh-get-authorized-keys",
+            HelperRequest::SshAddAuthorizedKeys { .. } => "guest-ssh-add-authorized-keys",
+            HelperRequest::SshRemoveAuthorizedKeys { .. } => "guest-ssh-remove-authorized-keys",
+            HelperRequest::GetDiskstats => "guest-get-diskstats",
+            HelperRequest::GetCpustats => "guest-get-cpustats",
+            HelperRequest::GetLoad => "guest-get-load",
+            HelperRequest::NetworkGetRoute => "guest-network-get-route",
         }
     }
 }
@@ -32,6 +68,18 @@ pub enum HelperReply {
     /// Nanoseconds since the epoch.
     Time(i64),
     FsfreezeStatus(GuestFsfreezeStatus),
+    HostName(String),
+    Users(Vec<GuestUser>),
+    Timezone(GuestTimezone),
+    OsInfo(Box<GuestOSInfo>),
+    /// The keys of guest-ssh-get-authorized-keys, in qemu-ga's order.
+    AuthorizedKeys(Vec<String>),
+    /// guest-ssh-add/remove-authorized-keys finished.
+    AuthorizedKeysUpdated,
+    Diskstats(Vec<GuestDiskStatsInfo>),
+    Cpustats(Vec<GuestLinuxCpuStats>),
+    Load(GuestLoadAverage),
+    Routes(Vec<GuestNetworkRoute>),
 }
 
 /// Front to helper.

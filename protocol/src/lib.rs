@@ -8,6 +8,7 @@ pub mod error;
 pub mod internal;
 pub mod limits;
 pub mod qga;
+pub mod ssh;
 
 pub use commands::{CommandSpec, Side, COMMANDS};
 pub use error::{ErrorClass, QgaError};

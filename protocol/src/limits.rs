@@ -45,3 +45,12 @@ pub const FRONT_STABLE_AFTER_MS: u64 = 10_000;
 /// host is gone before reading again (qemu-ga waits the same way instead of
 /// spinning on POLLHUP).
 pub const CHANNEL_HANGUP_RETRY_MS: u64 = 100;
+
+/// Largest system file the information commands read: /proc tables,
+/// os-release, utmp (qemu-ga reads any size). What the helper sends back
+/// must still fit one internal message.
+pub const MAX_SYSTEM_FILE_BYTES: usize = 4 << 20;
+
+/// Largest authorized_keys file guest-ssh-* reads, so that the keys fit one
+/// reply (qemu-ga reads any size).
+pub const MAX_AUTHORIZED_KEYS_BYTES: usize = 128 << 10;

@@ -2,6 +2,8 @@
 //! (as root, as in production) on a unix socket in a private directory, talk
 //! to it like a host does, and look at its processes through /proc.
 
+pub mod reference;
+
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
@@ -77,6 +79,12 @@ impl Agent {
     }
 
     pub fn start_with(options: AgentOptions) -> Agent {
+        Self::start_with_env(options, &[])
+    }
+
+    /// Starts the agent with extra environment variables (TZ, QGA_OS_RELEASE
+    /// and the like, which the agent reads as qemu-ga does).
+    pub fn start_with_env(options: AgentOptions, env: &[(&str, &str)]) -> Agent {
         require_root();
         let dir = TempDir::new("agent");
         let socket = dir.0.join("qga.sock");
@@ -96,6 +104,7 @@ impl Agent {
             .arg(&policy)
             .arg("-v")
             .args(&options.extra_args)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .spawn()
             .expect("start agent-helper");
