@@ -69,6 +69,50 @@ fn osinfo_and_host_name_match_qemu_ga() {
     assert_eq!(host["return"]["host-name"], hostname.trim());
 }
 
+fn set_host_name(name: &str) {
+    // SAFETY: sethostname reads len bytes from a valid buffer.
+    let r = unsafe { libc::sethostname(name.as_ptr().cast(), name.len()) };
+    assert_eq!(r, 0, "sethostname: {}", std::io::Error::last_os_error());
+}
+
+/// The test's own UTS namespace (entered on a thread of its own, which the
+/// agents it starts inherit) lets it rename the machine: both agents report
+/// the name as it is at the time of the request, and qemu-ga's error for a
+/// name of 64 characters, which does not fit its buffer.
+#[test]
+fn host_name_follows_renames_like_qemu_ga() {
+    std::thread::spawn(|| {
+        // SAFETY: unshare affects this thread and the processes it starts.
+        assert_eq!(unsafe { libc::unshare(libc::CLONE_NEWUTS) }, 0);
+        set_host_name("qga-parity-test");
+        let agent = start_ours(&[]);
+        let reference = ReferenceAgent::start(&[], &[]);
+        let (mut ours, mut theirs) = (agent.connect(), reference.connect());
+        let request = r#"{"execute":"guest-get-host-name"}"#;
+        for name in [
+            "qga-parity-test",
+            "renamed",
+            &"h".repeat(63),
+            &"h".repeat(64),
+        ] {
+            set_host_name(name);
+            same_replies(&mut ours, &mut theirs, &[request]);
+        }
+        set_host_name("renamed");
+        assert_eq!(
+            json_of(&line(&mut ours, request)),
+            json!({"return": {"host-name": "renamed"}})
+        );
+        set_host_name(&"h".repeat(64));
+        assert_eq!(
+            error_of(&json_of(&line(&mut ours, request))).1,
+            "cannot get hostname: File name too long"
+        );
+    })
+    .join()
+    .unwrap();
+}
+
 /// os-release texts that exercise qemu-ga's reading: GLib's key-file rules
 /// (comments, groups, duplicate keys, what makes a file unusable) and
 /// qemu-ga's unquoting (single quotes kept, escapes, an unterminated quote).
@@ -889,14 +933,15 @@ fn ssh_commands_follow_the_policy() {
     assert_eq!(std::fs::read(user.keys_file()).unwrap(), b"k1");
 }
 
-/// After a hundred failed lookups the C library tries nscd's socket again,
-/// and libnss_systemd talks to systemd-userdbd: the sandboxed helper must
-/// survive both, with qemu-ga's answer every time.
+/// After a hundred failed lookups the C library tries nscd's socket again:
+/// the sandboxed helper must survive that, with qemu-ga's answer every time.
 #[test]
 fn many_user_lookups_keep_the_sandboxed_helper_alive() {
     let agent = start_ours(&[]);
     let mut host = agent.connect();
-    let front = agent.front_pid();
+    // A reply proves the front has been exec'd and can be found by name.
+    host.request(r#"{"execute":"guest-ping"}"#);
+    let front = agent.front_pid().expect("front running");
     for i in 0..120 {
         let reply = host.request(&format!(
             r#"{{"execute":"guest-ssh-get-authorized-keys","arguments":{{"username":"nosuchuser{i}"}}}}"#
@@ -906,7 +951,81 @@ fn many_user_lookups_keep_the_sandboxed_helper_alive() {
             format!("failed to lookup user 'nosuchuser{i}': Success")
         );
     }
-    assert_eq!(agent.front_pid(), front);
+    assert_eq!(
+        agent.front_pid(),
+        Some(front),
+        "the front was not restarted"
+    );
     let mut agent = agent;
     assert!(agent.is_running());
+}
+
+/// On a systemd guest, libnss_systemd asks the userdb services over their
+/// sockets in /run/systemd/userdb. The test gives the agent a private /run
+/// (its own mount namespace, entered on a thread of its own) with one such
+/// service that knows nobody; the sandboxed helper talks to it and answers
+/// as qemu-ga does.
+#[test]
+fn user_lookups_through_systemd_userdb_keep_the_helper_alive() {
+    use std::io::{Read, Write};
+    use std::os::unix::net::UnixListener;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    std::thread::spawn(|| {
+        let mount = |source: &str, target: &str, fstype: &str, flags: libc::c_ulong| {
+            let c = |s: &str| std::ffi::CString::new(s).unwrap();
+            let (source, target, fstype) = (c(source), c(target), c(fstype));
+            // SAFETY: mount with valid C strings, in this thread's own
+            // mount namespace.
+            let r = unsafe {
+                libc::mount(
+                    source.as_ptr(),
+                    target.as_ptr(),
+                    fstype.as_ptr(),
+                    flags,
+                    std::ptr::null(),
+                )
+            };
+            assert_eq!(r, 0, "mount {target:?}: {}", std::io::Error::last_os_error());
+        };
+        // SAFETY: unshare affects this thread and the processes it starts.
+        assert_eq!(unsafe { libc::unshare(libc::CLONE_NEWNS) }, 0);
+        mount("none", "/", "", libc::MS_REC | libc::MS_PRIVATE);
+        mount("tmpfs", "/run", "tmpfs", 0);
+        std::fs::create_dir_all("/run/systemd/system").unwrap();
+        std::fs::create_dir_all("/run/systemd/userdb").unwrap();
+        let listener = UnixListener::bind("/run/systemd/userdb/io.systemd.DynamicUser").unwrap();
+        let served = Arc::new(AtomicUsize::new(0));
+        let count = served.clone();
+        std::thread::spawn(move || {
+            for mut conn in listener.incoming().flatten() {
+                // One varlink call per connection: a JSON text ending in NUL.
+                let mut byte = [0u8; 1];
+                while conn.read(&mut byte).is_ok_and(|n| n == 1) && byte[0] != 0 {}
+                let _ = conn.write_all(
+                    b"{\"error\":\"io.systemd.UserDatabase.NoRecordFound\",\"parameters\":{}}\0",
+                );
+                count.fetch_add(1, Ordering::SeqCst);
+            }
+        });
+        let mut agent = start_ours(&[]);
+        let mut host = agent.connect();
+        host.request(r#"{"execute":"guest-ping"}"#);
+        let front = agent.front_pid().expect("front running");
+        for i in 0..5 {
+            let reply = host.request(&format!(
+                r#"{{"execute":"guest-ssh-add-authorized-keys","arguments":{{"username":"nouser{i}","keys":["k"]}}}}"#
+            ));
+            assert_eq!(
+                error_of(&reply).1,
+                format!("failed to lookup user 'nouser{i}': Success")
+            );
+        }
+        assert!(served.load(Ordering::SeqCst) >= 5, "the userdb service was asked");
+        assert_eq!(agent.front_pid(), Some(front));
+        assert!(agent.is_running());
+    })
+    .join()
+    .unwrap();
 }
