@@ -618,6 +618,8 @@ impl Drop for TestUser {
 /// What a step starts from.
 #[derive(Clone, Copy)]
 enum Start {
+    /// The home directory of the passwd entry does not exist.
+    NoHome,
     NoSshDir,
     EmptySshDir,
     Keys(&'static [u8]),
@@ -645,6 +647,9 @@ fn ssh_keys_match_qemu_ga_step_by_step() {
     };
     let with_comments: &[u8] = b"k1 a\n# comment\n\n  k4 d \nk5\n";
     let steps: Vec<(Start, String)> = vec![
+        (Start::NoHome, get.clone()),
+        (Start::NoHome, add(r#"["k1 a"]"#, "")),
+        (Start::NoHome, remove(r#"["k1 a"]"#)),
         (Start::NoSshDir, get.clone()),
         (Start::NoSshDir, remove(r#"["k1 a"]"#)),
         (Start::NoSshDir, add(r#"["k1 a","k2 b","k1 a","  k3 c  "]"#, "")),
@@ -684,10 +689,20 @@ fn ssh_keys_match_qemu_ga_step_by_step() {
             r##"{"execute":"guest-ssh-remove-authorized-keys","arguments":{"username":"nosuchuser-qga","keys":["#bad"]}}"##.into(),
         ),
     ];
-    let prepare = |start: Start| match start {
-        Start::NoSshDir => user.clear(),
-        Start::EmptySshDir => user.set_up(None),
-        Start::Keys(keys) => user.set_up(Some(keys)),
+    let away = user.home.with_file_name("home-away");
+    let prepare = |start: Start| {
+        if away.exists() {
+            std::fs::rename(&away, &user.home).unwrap();
+        }
+        match start {
+            Start::NoHome => {
+                user.clear();
+                std::fs::rename(&user.home, &away).unwrap();
+            }
+            Start::NoSshDir => user.clear(),
+            Start::EmptySshDir => user.set_up(None),
+            Start::Keys(keys) => user.set_up(Some(keys)),
+        }
     };
     for (start, request) in &steps {
         prepare(*start);
