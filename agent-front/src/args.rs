@@ -25,6 +25,8 @@ pub enum ArgError {
     /// Raised by a visitor that cannot know where it is; the deserializer
     /// that called it fills in the path.
     UnknownVariant(String),
+    /// A visitor refused the value's type; holds the expected type's name.
+    WrongType(String),
     Custom(String),
 }
 
@@ -33,6 +35,7 @@ impl ArgError {
         match self {
             ArgError::Final(e) => e,
             ArgError::UnknownVariant(v) => QgaError::parameter_bad_enum(path, &v),
+            ArgError::WrongType(expected) => QgaError::parameter_type(path, &expected),
             ArgError::Custom(msg) => QgaError::generic(msg),
         }
     }
@@ -49,6 +52,10 @@ impl std::error::Error for ArgError {}
 impl de::Error for ArgError {
     fn custom<M: fmt::Display>(msg: M) -> Self {
         ArgError::Custom(msg.to_string())
+    }
+
+    fn invalid_type(_unexpected: de::Unexpected, expected: &dyn de::Expected) -> Self {
+        ArgError::WrongType(expected.to_string())
     }
 
     fn unknown_variant(variant: &str, _expected: &'static [&'static str]) -> Self {
@@ -388,6 +395,34 @@ mod tests {
             "Invalid parameter type for 'mode', expected: string"
         );
         assert!(args::<ShutdownArgs>(json!({})).unwrap().mode.is_none());
+    }
+
+    #[test]
+    fn whence_is_an_integer_or_a_name() {
+        let whence = |v: Value| {
+            args::<FileSeekArgs>(json!({"handle": 1, "offset": 0, "whence": v}))
+                .map(|a| a.whence.code())
+        };
+        assert_eq!(whence(json!(7)), Ok(7));
+        assert_eq!(whence(json!("end")), Ok(2));
+        assert_eq!(
+            whence(json!("middle")).unwrap_err(),
+            "Parameter 'whence' does not accept value 'middle'"
+        );
+        assert_eq!(
+            whence(json!(1.5)).unwrap_err(),
+            "Invalid parameter type for 'whence', expected: integer"
+        );
+        assert_eq!(
+            whence(json!(u64::MAX)).unwrap_err(),
+            "Invalid parameter type for 'whence', expected: integer"
+        );
+        for v in [json!(true), json!(null), json!([]), json!({})] {
+            assert_eq!(
+                whence(v).unwrap_err(),
+                "Invalid parameter type for 'whence', expected: GuestFileWhence"
+            );
+        }
     }
 
     #[test]

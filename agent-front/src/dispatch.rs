@@ -8,6 +8,7 @@ use crate::json::StreamItem;
 use crate::link::{CallError, HelperLink};
 use protocol::commands::{self as table, Availability, CommandSpec, Side};
 use protocol::error::DisabledReason;
+use protocol::internal::audit_label;
 use protocol::QgaError;
 use serde_json::{json, Map, Value};
 
@@ -38,21 +39,32 @@ pub async fn handle(item: StreamItem, link: &mut HelperLink) -> Outcome {
         Ok(r) => r,
         Err(e) => return Outcome::Reply(error_reply(&e, id)),
     };
+    let audit_id = id.map(|v| audit_label(&v.to_string()));
     let Some(spec) = table::lookup(request.execute) else {
-        audit(request.execute, false, "unknown command", id);
+        let name = audit_label(request.execute);
+        audit(&name, audit_id.as_deref(), false, "unknown command");
         return Outcome::Reply(error_reply(
             &QgaError::command_not_found(request.execute),
             id,
         ));
     };
-    if let Err(e) = gate(spec, link) {
-        audit(spec.name, false, &e.desc, id);
+    if let Err((e, rule)) = gate(spec, link) {
+        audit(spec.name, audit_id.as_deref(), false, &rule);
         return Outcome::Reply(error_reply(&e, id));
     }
+    // The helper audits the commands it runs, with the rule that decided.
     if spec.side == Side::Front {
-        audit(spec.name, true, "policy", id);
+        audit(
+            spec.name,
+            audit_id.as_deref(),
+            true,
+            policy_rule(spec, link),
+        );
     }
-    match commands::run(spec.name, request.arguments, link).await {
+    link.request_id = audit_id;
+    let outcome = commands::run(spec.name, request.arguments, link).await;
+    link.request_id = None;
+    match outcome {
         Ok(Some(result)) => Outcome::Reply(return_reply(spec, result, id)),
         Ok(None) => Outcome::Reply(Vec::new()),
         Err(CallError::Request(e)) => Outcome::Reply(error_reply(&e, id)),
@@ -82,19 +94,36 @@ fn envelope(object: &Map<String, Value>) -> Result<Request<'_>, QgaError> {
     Ok(Request { execute, arguments })
 }
 
-/// Early refusal from the helper's last word on policy and frozen state;
-/// the helper checks again for every request it runs.
-fn gate(spec: &CommandSpec, link: &HelperLink) -> Result<(), QgaError> {
+/// Early refusal from the helper's last word on policy and frozen state,
+/// with the rule for the audit log; the helper checks again for every
+/// request it runs.
+fn gate(spec: &CommandSpec, link: &HelperLink) -> Result<(), (QgaError, String)> {
     if link.state.frozen && !spec.allowed_while_frozen {
-        return Err(QgaError::disabled(spec.name, DisabledReason::Frozen));
+        return Err((
+            QgaError::disabled(spec.name, DisabledReason::Frozen),
+            table::FROZEN_REFUSAL.into(),
+        ));
     }
-    if spec.availability != Availability::Available {
-        return Err(QgaError::disabled(spec.name, DisabledReason::Unavailable));
+    if let Some(rule) = spec.availability.refusal() {
+        return Err((
+            QgaError::disabled(spec.name, DisabledReason::Unavailable),
+            rule.into(),
+        ));
     }
     if !enabled(spec, link) {
-        return Err(QgaError::disabled(spec.name, DisabledReason::Policy));
+        return Err((
+            QgaError::disabled(spec.name, DisabledReason::Policy),
+            policy_rule(spec, link).into(),
+        ));
     }
     Ok(())
+}
+
+/// The policy rule that enables or disables a command, as the helper sent it.
+fn policy_rule<'a>(spec: &CommandSpec, link: &'a HelperLink) -> &'a str {
+    table::index_of(spec.name)
+        .and_then(|i| link.state.rules.get(i))
+        .map_or("policy", String::as_str)
 }
 
 /// Whether a command would run now: available, allowed by policy, and not
@@ -106,9 +135,10 @@ pub fn enabled(spec: &CommandSpec, link: &HelperLink) -> bool {
     spec.availability == Availability::Available && by_policy && !frozen_out
 }
 
-fn audit(command: &str, allowed: bool, reason: &str, id: Option<&Value>) {
-    let id = id.map(|v| v.to_string());
-    tracing::info!(target: "audit", side = "front", command, allowed, reason, id = id.as_deref());
+/// One audit event per decision the front takes; the format is the
+/// helper's (docs/policy.md, "Audit log").
+fn audit(command: &str, id: Option<&str>, allowed: bool, rule: &str) {
+    tracing::info!(target: "audit", side = "front", command, id, allowed, rule, "decision");
 }
 
 fn return_reply(spec: &CommandSpec, result: Value, id: Option<&Value>) -> Vec<u8> {

@@ -86,6 +86,20 @@ pub async fn recv_datagram(fd: &AsyncFd<OwnedFd>, buf: &mut [u8]) -> io::Result<
     }
 }
 
+/// Receives one datagram if one is queued (WouldBlock otherwise), without
+/// involving the reactor.
+pub fn recv_datagram_now(fd: &AsyncFd<OwnedFd>, buf: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: buf is valid for buf.len() bytes.
+    check(unsafe {
+        libc::recv(
+            fd.as_raw_fd(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            libc::MSG_TRUNC | libc::MSG_DONTWAIT,
+        )
+    })
+}
+
 pub async fn send_datagram(fd: &AsyncFd<OwnedFd>, data: &[u8]) -> io::Result<()> {
     loop {
         let mut guard = fd.writable().await?;

@@ -16,6 +16,9 @@ pub struct HelperLink {
     buf: Vec<u8>,
     /// What the helper last told us: enabled commands and frozen state.
     pub state: AgentState,
+    /// The host's id for the request being run, passed along for the
+    /// helper's audit log.
+    pub request_id: Option<String>,
 }
 
 impl HelperLink {
@@ -28,11 +31,13 @@ impl HelperLink {
             state: AgentState {
                 enabled: Vec::new(),
                 frozen: false,
+                rules: Vec::new(),
             },
+            request_id: None,
         };
         loop {
             if let FromHelper::State(state) = link.recv().await? {
-                link.state = state;
+                link.set_state(state);
                 return Ok(link);
             }
         }
@@ -42,6 +47,11 @@ impl HelperLink {
     /// broken; the front then exits and the helper starts a new one.
     pub async fn recv(&mut self) -> io::Result<FromHelper> {
         let n = fdio::recv_datagram(&self.fd, &mut self.buf).await?;
+        self.decode(n)
+    }
+
+    /// Checks and decodes the datagram of `n` bytes in the buffer.
+    fn decode(&self, n: usize) -> io::Result<FromHelper> {
         if n == 0 {
             return Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
@@ -57,14 +67,38 @@ impl HelperLink {
         internal::decode(&self.buf[..n]).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
     }
 
+    /// Applies every message already queued on the link, without waiting.
+    pub fn apply_pending(&mut self) -> io::Result<()> {
+        loop {
+            let n = match fdio::recv_datagram_now(&self.fd, &mut self.buf) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) => return Err(e),
+            };
+            let message = self.decode(n)?;
+            self.apply(message);
+        }
+    }
+
     /// Applies a message that arrived while no request was waiting.
     pub fn apply(&mut self, message: FromHelper) {
         match message {
-            FromHelper::State(state) => self.state = state,
+            FromHelper::State(state) => self.set_state(state),
             FromHelper::Reply { seq, .. } => {
                 tracing::warn!(seq, "reply to no pending request dropped");
             }
         }
+    }
+
+    /// A log line written while filesystems are frozen could block on a
+    /// frozen log file, so logging follows the frozen state.
+    fn set_state(&mut self, state: AgentState) {
+        crate::log_gate::follow(state.frozen);
+        if state.enabled != self.state.enabled {
+            let enabled = state.enabled.iter().filter(|&&e| e).count();
+            tracing::info!(enabled, "command gate updated by the helper");
+        }
+        self.state = state;
     }
 
     /// Runs one request in the helper. Link failures become an error for
@@ -72,8 +106,12 @@ impl HelperLink {
     pub async fn call(&mut self, request: HelperRequest) -> Result<HelperReply, CallError> {
         let seq = self.next_seq;
         self.next_seq = self.next_seq.wrapping_add(1);
-        let bytes = internal::encode(&ToHelper { seq, request })
-            .map_err(|e| CallError::Request(QgaError::internal(&e.to_string())))?;
+        let bytes = internal::encode(&ToHelper {
+            seq,
+            request,
+            id: self.request_id.clone(),
+        })
+        .map_err(|e| CallError::Request(QgaError::internal(&e.to_string())))?;
         fdio::send_datagram(&self.fd, &bytes)
             .await
             .map_err(CallError::Link)?;

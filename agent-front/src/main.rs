@@ -8,6 +8,7 @@ mod dispatch;
 mod fdio;
 mod json;
 mod link;
+mod log_gate;
 mod sandbox;
 mod seccomp_rules;
 mod serve;
@@ -16,6 +17,7 @@ use sandbox::Enforcement;
 use serve::ChannelKind;
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 use std::process::ExitCode;
+use tracing_subscriber::fmt::writer::MakeWriterExt;
 
 struct Options {
     channel_fd: RawFd,
@@ -98,7 +100,7 @@ fn main() -> ExitCode {
         }
     };
     tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
+        .with_writer(std::io::stderr.with_filter(log_gate::is_open))
         .with_ansi(false)
         .with_max_level(if options.verbose {
             tracing::Level::DEBUG

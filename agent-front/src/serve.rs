@@ -78,8 +78,15 @@ async fn converse(
     loop {
         let read = if hung_up {
             // The port reports a hang-up until the host reopens it: poll
-            // gently instead of spinning on it.
-            tokio::time::sleep(Duration::from_millis(CHANNEL_HANGUP_RETRY_MS)).await;
+            // gently instead of spinning on it, and keep taking the helper's
+            // state updates meanwhile (the next request must see them).
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(CHANNEL_HANGUP_RETRY_MS)) => {}
+                m = link.recv() => match m {
+                    Ok(m) => { link.apply(m); continue; }
+                    Err(e) => return Ended::LinkLost(e),
+                },
+            }
             match fdio::read_now(conn, &mut buf) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     hung_up = false;
@@ -118,6 +125,11 @@ async fn converse(
         let mut items: Vec<StreamItem> = Vec::new();
         streamer.feed(&buf[..n], &mut |item| items.push(item));
         for item in items {
+            // State the helper sent since the last request (a policy reload)
+            // applies to this one, whatever the reactor reported so far.
+            if let Err(e) = link.apply_pending() {
+                return Ended::LinkLost(e);
+            }
             match dispatch::handle(item, link).await {
                 Outcome::Reply(bytes) if bytes.is_empty() => {}
                 Outcome::Reply(bytes) => {

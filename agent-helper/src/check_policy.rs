@@ -1,30 +1,33 @@
-//! `--check-policy FILE`: validate a policy without starting the agent and
-//! print what it means, one row per known command.
+//! `--check-policy FILE`: validate a policy, with the qemu-ga lists given
+//! on the same command line or in the config file, without starting the
+//! agent; print the problems (stderr), the verdict and the effective table
+//! (stdout). Exit 0 if the policy is valid, 1 if not.
 
-use policy::Policy;
-use protocol::commands::{Availability, COMMANDS};
-use std::path::Path;
+use crate::cli::PolicyQuery;
+use crate::policy_source::PolicySource;
+use policy::CheckReport;
 use std::process::ExitCode;
 
-pub fn run(path: &Path) -> ExitCode {
-    let policy = match Policy::load(path) {
-        Ok(p) => p,
-        Err(errors) => {
-            eprintln!("{errors}");
-            return ExitCode::from(1);
-        }
-    };
-    println!("{}: valid", path.display());
-    let width = COMMANDS.iter().map(|c| c.name.len()).max().unwrap_or(0);
-    for spec in COMMANDS {
-        let decision = policy.decide_command(spec.name);
-        let verdict = if decision.allowed { "allow" } else { "deny" };
-        let note = match spec.availability {
-            Availability::Available => "",
-            Availability::NotImplemented => " (not implemented by this version)",
-            Availability::NotOnLinux => " (not available on Linux)",
-        };
-        println!("{:width$}  {verdict:5}  {}{note}", spec.name, decision.rule);
+pub fn run(query: PolicyQuery) -> ExitCode {
+    for warning in &query.compat.warnings {
+        eprintln!("{warning}");
     }
-    ExitCode::SUCCESS
+    let shown = query.policy.display().to_string();
+    let source = PolicySource {
+        path: query.policy,
+        rpc_lists: query.compat.rpc_lists,
+    };
+    let report = CheckReport::new(&shown, &source.load());
+    for d in &report.diagnostics {
+        eprintln!("{d}");
+    }
+    println!("{}", report.verdict);
+    if let Some(table) = &report.table {
+        print!("{table}");
+    }
+    if report.valid {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
 }

@@ -1,18 +1,36 @@
 //! The command line, following qemu-ga's so existing unit files and habits
-//! carry over. Every mistake is one line on stderr and exit status 1.
+//! carry over, and qemu-ga's config file (read first: the command line
+//! overrides its single values and adds to its lists). Every mistake is one
+//! line on stderr and exit status 1.
 
-use std::path::PathBuf;
+use crate::qemu_conf::{self, CONFIG_ENV, DEFAULT_CONFIG};
+use crate::system::{Program, SystemPaths};
+use policy::rpc_lists::command_line_origin;
+use policy::{Location, RpcLists};
+use protocol::commands::COMMANDS;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
 
 pub const DEFAULT_VIRTIO_PATH: &str = "/dev/virtio-ports/org.qemu.guest_agent.0";
 pub const DEFAULT_STATEDIR: &str = "/var/run";
 pub const DEFAULT_PIDFILE: &str = "/var/run/qemu-ga.pid";
 pub const DEFAULT_POLICY: &str = "/etc/qga/policy.toml";
 pub const DEFAULT_FRONT_USER: &str = "nobody";
+pub const DEFAULT_FSFREEZE_HOOK: &str = "/etc/qemu/fsfreeze-hook";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Method {
     VirtioSerial,
     UnixListen,
+}
+
+impl Method {
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::VirtioSerial => "virtio-serial",
+            Method::UnixListen => "unix-listen",
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,12 +52,40 @@ pub struct RunOptions {
     pub front_path: Option<PathBuf>,
     pub seccomp: SeccompMode,
     pub sandbox_selftest: bool,
+    /// Run with `freeze` before freezing and `thaw` after thawing.
+    pub fsfreeze_hook: Option<PathBuf>,
+    pub system: SystemPaths,
+    pub compat: Compat,
+}
+
+/// What the qemu-ga options and config file add to the policy.
+#[derive(Debug, Default)]
+pub struct Compat {
+    /// `-b`/`-a` and `block-rpcs`/`allow-rpcs`, layered over the policy.
+    pub rpc_lists: RpcLists,
+    /// The same lists as qemu-ga keeps them, for `-D`.
+    pub dump_block: Vec<String>,
+    pub dump_allow: Option<Vec<String>>,
+    /// Problems with the config file that do not stop the agent.
+    pub warnings: Vec<String>,
+}
+
+/// `--check-policy` and `--explain`: the policy file with the lists.
+#[derive(Debug)]
+pub struct PolicyQuery {
+    pub policy: PathBuf,
+    pub compat: Compat,
 }
 
 #[derive(Debug)]
 pub enum Command {
     Run(Box<RunOptions>),
-    CheckPolicy(PathBuf),
+    /// `-D`: print the effective configuration in qemu-ga's format.
+    DumpConf(Box<RunOptions>),
+    CheckPolicy(PolicyQuery),
+    Explain(PolicyQuery, String),
+    /// `-b help` / `-a help`: list the commands.
+    ListRpcs,
     Version,
     Help,
 }
@@ -56,30 +102,48 @@ Privilege-separated QEMU guest agent (qemu-ga compatible).
   -t, --statedir    directory for state information (absolute path,
                     default is /var/run)
   -v, --verbose     log extra debugging information
+  -F, --fsfreeze-hook[=FILE]
+                    run FILE (default /etc/qemu/fsfreeze-hook) with 'freeze'
+                    before freezing filesystems and 'thaw' after thawing
+                    them; the file name must be attached (-F/path)
   -V, --version     print version information and exit
+  -b, --block-rpcs  comma-separated list of commands to disable, on top of
+                    the policy (use \"help\" to list the commands)
+  -a, --allow-rpcs  comma-separated list of commands to enable: every other
+                    command is disabled, on top of the policy
+  -c, --config      qemu-ga config file (default /etc/qemu/qemu-ga.conf,
+                    or $QGA_CONF), read before the command line
+  -D, --dump-conf   print the effective configuration in qemu-ga's config
+                    file format and exit
   -h, --help        display this help and exit
       --policy FILE       command policy (default /etc/qga/policy.toml)
       --check-policy FILE validate a policy file, print the effective
                           table, and exit (0 valid, 1 invalid)
+      --explain FILE JSON print the decision, and the rule that made it, for
+                          one host request (exit 0 allowed, 2 refused,
+                          1 invalid policy or request)
       --front-user NAME   user the unprivileged front runs as (default nobody)
       --front-path FILE   agent-front binary (default: next to agent-helper)
       --seccomp kill|log  what a forbidden syscall does (default kill; log is
                           for bringing the agent up on a new distribution)
       --sandbox-selftest  every front makes one forbidden syscall right after
                           sandboxing: it must die by SIGSYS (and be restarted)
+      --program NAME=FILE run FILE for NAME (chpasswd, shutdown, systemctl,
+                          pm-is-supported, pm-hibernate, pm-suspend,
+                          pm-suspend-hybrid) instead of the installed one
+      --sysfs-root DIR    where sysfs is mounted (default /sys)
+      --password-root DIR change passwords in DIR/etc/shadow (chpasswd -R)
+                          instead of the system's own
+      --procfs-root DIR   where procfs is mounted (default /proc)
+      --udev-data-dir DIR udev's device database (default /run/udev/data)
+
+A command runs only if the policy allows it, no block list names it and,
+when an allow list is given, the allow list names it.
 ";
 
 /// Options qemu-ga has that this agent does not offer yet: named so the
 /// error says so instead of "unknown option".
-const NOT_YET: &[(&str, &str)] = &[
-    ("d", "daemonize"),
-    ("b", "block-rpcs"),
-    ("a", "allow-rpcs"),
-    ("F", "fsfreeze-hook"),
-    ("D", "dump-conf"),
-    ("r", "retry-path"),
-    ("c", "config"),
-];
+const NOT_YET: &[(&str, &str)] = &[("d", "daemonize"), ("r", "retry-path")];
 
 /// (short, long, takes a value)
 const OPTIONS: &[(&str, &str, bool)] = &[
@@ -91,16 +155,102 @@ const OPTIONS: &[(&str, &str, bool)] = &[
     ("v", "verbose", false),
     ("V", "version", false),
     ("h", "help", false),
+    ("b", "block-rpcs", true),
+    ("a", "allow-rpcs", true),
+    ("c", "config", true),
+    ("D", "dump-conf", false),
     ("", "policy", true),
     ("", "check-policy", true),
+    ("", "explain", true),
     ("", "front-user", true),
     ("", "front-path", true),
     ("", "seccomp", true),
     ("", "sandbox-selftest", false),
+    ("", "program", true),
+    ("", "sysfs-root", true),
+    ("", "password-root", true),
+    ("", "procfs-root", true),
+    ("", "udev-data-dir", true),
 ];
 
+/// Where a setting came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Origin {
+    CommandLine,
+    Config {
+        file: String,
+        key: String,
+        line: usize,
+    },
+}
+
+#[derive(Clone, Debug)]
+struct Setting {
+    name: &'static str,
+    value: Option<String>,
+    origin: Origin,
+}
+
+/// Parses the command line, reading the config file it names (or
+/// `$QGA_CONF`, or the default one if it exists).
 pub fn parse(args: &[String]) -> Result<Command, String> {
-    let mut values: Vec<(&'static str, Option<String>)> = Vec::new();
+    parse_with(
+        args,
+        std::env::var_os(CONFIG_ENV),
+        Path::new(DEFAULT_CONFIG),
+    )
+}
+
+fn parse_with(
+    args: &[String],
+    env_config: Option<OsString>,
+    default_config: &Path,
+) -> Result<Command, String> {
+    let (command_line, positionals) = tokenize(args)?;
+    // These act at once, as in qemu-ga, whatever else is wrong.
+    for s in &command_line {
+        match (s.name, s.value.as_deref()) {
+            ("version", _) => return Ok(Command::Version),
+            ("help", _) => return Ok(Command::Help),
+            ("block-rpcs" | "allow-rpcs", Some("help" | "?")) => return Ok(Command::ListRpcs),
+            _ => {}
+        }
+    }
+    let named = command_line
+        .iter()
+        .rev()
+        .find(|s| s.name == "config")
+        .and_then(|s| s.value.clone())
+        .map(PathBuf::from)
+        .or_else(|| env_config.map(PathBuf::from));
+    let mut settings = Vec::new();
+    let mut warnings = Vec::new();
+    let config_path = named
+        .clone()
+        .unwrap_or_else(|| default_config.to_path_buf());
+    match qemu_conf::load(&config_path)? {
+        Some(general) => {
+            warnings.extend(general.warnings.iter().cloned());
+            settings.extend(config_settings(&general, &config_path, &mut warnings)?);
+        }
+        // Most systems have no qemu-ga config; one that was asked for by
+        // name must exist, or a block list could silently vanish.
+        None if named.is_some() => {
+            return Err(format!(
+                "config file {} does not exist",
+                config_path.display()
+            ))
+        }
+        None => {}
+    }
+    settings.extend(command_line);
+    build(settings, positionals, warnings)
+}
+
+/// Splits the arguments into settings (in order) and positional arguments.
+fn tokenize(args: &[String]) -> Result<(Vec<Setting>, Vec<String>), String> {
+    let mut settings = Vec::new();
+    let mut positionals = Vec::new();
     let mut i = 0;
     while i < args.len() {
         let arg = &args[i];
@@ -117,8 +267,20 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
                 (!rest.is_empty()).then(|| rest.to_string()),
             )
         } else {
-            return Err(format!("unexpected argument '{arg}'"));
+            positionals.push(arg.clone());
+            continue;
         };
+        if name == "F" || name == "fsfreeze-hook" {
+            // qemu-ga's optional argument: only an attached value is taken,
+            // so `-F /path` leaves `/path` as a stray argument.
+            let hook = inline.unwrap_or_else(|| DEFAULT_FSFREEZE_HOOK.to_string());
+            settings.push(Setting {
+                name: "fsfreeze-hook",
+                value: Some(hook),
+                origin: Origin::CommandLine,
+            });
+            continue;
+        }
         if let Some((s, l)) = NOT_YET.iter().find(|(s, l)| *s == name || *l == name) {
             return Err(format!(
                 "option -{s}/--{l} is not supported by this version"
@@ -146,12 +308,80 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
         } else {
             None
         };
-        values.push((long, value));
+        settings.push(Setting {
+            name: long,
+            value,
+            origin: Origin::CommandLine,
+        });
     }
-    build(values)
+    Ok((settings, positionals))
 }
 
-fn build(values: Vec<(&'static str, Option<String>)>) -> Result<Command, String> {
+/// The `[general]` keys as the options they stand for.
+fn config_settings(
+    general: &qemu_conf::General,
+    path: &Path,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<Setting>, String> {
+    let file = path.display().to_string();
+    let mut out = Vec::new();
+    for s in &general.settings {
+        let origin = Origin::Config {
+            file: file.clone(),
+            key: s.key.clone(),
+            line: s.line,
+        };
+        let flag = |name: &'static str| -> Result<Option<Setting>, String> {
+            match qemu_conf::parse_bool(&s.value) {
+                Some(true) => Ok(Some(Setting {
+                    name,
+                    value: None,
+                    origin: origin.clone(),
+                })),
+                Some(false) => Ok(None),
+                None => Err(format!(
+                    "{file}:{}: key '{}' has a value that cannot be interpreted as a boolean: \
+                     '{}' (expected true or false)",
+                    s.line, s.key, s.value
+                )),
+            }
+        };
+        let valued = |name: &'static str| Setting {
+            name,
+            value: Some(s.value.clone()),
+            origin: origin.clone(),
+        };
+        let setting = match s.key.as_str() {
+            "method" => Some(valued("method")),
+            "path" => Some(valued("path")),
+            "logfile" => Some(valued("logfile")),
+            "pidfile" => Some(valued("pidfile")),
+            "statedir" => Some(valued("statedir")),
+            "block-rpcs" => Some(valued("block-rpcs")),
+            "allow-rpcs" => Some(valued("allow-rpcs")),
+            "fsfreeze-hook" => Some(valued("fsfreeze-hook")),
+            "blacklist" => {
+                warnings.push(format!(
+                    "{file}:{}: warning: the 'blacklist' key is deprecated: write 'block-rpcs'",
+                    s.line
+                ));
+                Some(valued("block-rpcs"))
+            }
+            "verbose" => flag("verbose")?,
+            "daemon" => flag("daemonize")?,
+            "retry-path" => flag("retry-path")?,
+            _ => None,
+        };
+        out.extend(setting);
+    }
+    Ok(out)
+}
+
+fn build(
+    settings: Vec<Setting>,
+    positionals: Vec<String>,
+    warnings: Vec<String>,
+) -> Result<Command, String> {
     let mut method = Method::VirtioSerial;
     let mut path = None;
     let mut statedir = PathBuf::from(DEFAULT_STATEDIR);
@@ -163,7 +393,29 @@ fn build(values: Vec<(&'static str, Option<String>)>) -> Result<Command, String>
     let mut front_path = None;
     let mut seccomp = SeccompMode::Kill;
     let mut sandbox_selftest = false;
-    for (name, value) in values {
+    let mut fsfreeze_hook = None;
+    let mut system = SystemPaths::default();
+    let mut check_policy = None;
+    let mut explain = None;
+    let mut dump = false;
+    let mut compat = Compat {
+        warnings,
+        ..Compat::default()
+    };
+    for Setting {
+        name,
+        value,
+        origin,
+    } in settings
+    {
+        if let Some((s, l)) = NOT_YET.iter().find(|(_, l)| *l == name) {
+            if let Origin::Config { file, key, line } = &origin {
+                return Err(format!(
+                    "{file}:{line}: key '{key}': option -{s}/--{l} is not supported by this \
+                     version"
+                ));
+            }
+        }
         let value = value.unwrap_or_default();
         match name {
             "method" => {
@@ -186,10 +438,13 @@ fn build(values: Vec<(&'static str, Option<String>)>) -> Result<Command, String>
             "logfile" => logfile = Some(PathBuf::from(value)),
             "pidfile" => pidfile = PathBuf::from(value),
             "verbose" => verbose = true,
-            "version" => return Ok(Command::Version),
-            "help" => return Ok(Command::Help),
+            "block-rpcs" | "allow-rpcs" => add_list(&mut compat, name, &value, &origin),
+            // Read before everything else.
+            "config" => {}
+            "dump-conf" => dump = true,
             "policy" => policy = PathBuf::from(value),
-            "check-policy" => return Ok(Command::CheckPolicy(PathBuf::from(value))),
+            "check-policy" => check_policy = Some(PathBuf::from(value)),
+            "explain" => explain = Some(PathBuf::from(value)),
             "front-user" => front_user = value,
             "front-path" => front_path = Some(PathBuf::from(value)),
             "seccomp" => {
@@ -200,15 +455,44 @@ fn build(values: Vec<(&'static str, Option<String>)>) -> Result<Command, String>
                 }
             }
             "sandbox-selftest" => sandbox_selftest = true,
+            "fsfreeze-hook" => fsfreeze_hook = Some(PathBuf::from(value)),
+            "program" => {
+                let (program, file) = value
+                    .split_once('=')
+                    .ok_or_else(|| format!("--program '{value}' is not NAME=FILE"))?;
+                let program = Program::from_name(program)
+                    .ok_or_else(|| format!("--program: unknown program '{program}'"))?;
+                system
+                    .program_overrides
+                    .push((program, absolute("program", file)?));
+            }
+            "sysfs-root" => system.sysfs_root = absolute("sysfs-root", &value)?,
+            "password-root" => system.password_root = Some(absolute("password-root", &value)?),
+            "procfs-root" => system.procfs_root = absolute("procfs-root", &value)?,
+            "udev-data-dir" => system.udev_data_dir = absolute("udev-data-dir", &value)?,
             _ => unreachable!("every option in OPTIONS is handled"),
         }
+    }
+    if let Some(policy) = explain {
+        let [request] = <[String; 1]>::try_from(positionals).map_err(|_| {
+            "--explain takes a policy file and one request, e.g. --explain policy.toml \
+             '{\"execute\":\"guest-ping\"}'"
+                .to_string()
+        })?;
+        return Ok(Command::Explain(PolicyQuery { policy, compat }, request));
+    }
+    if let Some(arg) = positionals.first() {
+        return Err(format!("unexpected argument '{arg}'"));
+    }
+    if let Some(policy) = check_policy {
+        return Ok(Command::CheckPolicy(PolicyQuery { policy, compat }));
     }
     let path = match (path, method) {
         (Some(p), _) => p,
         (None, Method::VirtioSerial) => PathBuf::from(DEFAULT_VIRTIO_PATH),
         (None, Method::UnixListen) => return Err("unix-listen needs a socket path (-p)".into()),
     };
-    Ok(Command::Run(Box::new(RunOptions {
+    let options = Box::new(RunOptions {
         method,
         path,
         statedir,
@@ -220,18 +504,98 @@ fn build(values: Vec<(&'static str, Option<String>)>) -> Result<Command, String>
         front_path,
         seccomp,
         sandbox_selftest,
-    })))
+        fsfreeze_hook,
+        system,
+        compat,
+    });
+    Ok(if dump {
+        Command::DumpConf(options)
+    } else {
+        Command::Run(options)
+    })
+}
+
+fn absolute(option: &str, value: &str) -> Result<PathBuf, String> {
+    if !value.starts_with('/') {
+        return Err(format!("--{option} '{value}' must be an absolute path"));
+    }
+    Ok(PathBuf::from(value))
+}
+
+/// Adds one `-b`/`-a` value (or config value) to the lists.
+fn add_list(compat: &mut Compat, name: &str, value: &str, origin: &Origin) {
+    let location = match origin {
+        Origin::CommandLine if name == "block-rpcs" => command_line_origin("-b/--block-rpcs"),
+        Origin::CommandLine => command_line_origin("-a/--allow-rpcs"),
+        Origin::Config { file, line, .. } => Location {
+            file: file.clone(),
+            line: *line,
+            column: 1,
+        },
+    };
+    // qemu-ga splits each value on commas and prepends, so each value's
+    // names come out reversed in -D; keep that for identical output.
+    let raw = value.split(',').rev().map(String::from);
+    if name == "block-rpcs" {
+        compat.rpc_lists.add_block(value, &location);
+        compat.dump_block.extend(raw);
+    } else {
+        compat.rpc_lists.add_allow(value, &location);
+        compat.dump_allow.get_or_insert_with(Vec::new).extend(raw);
+    }
+}
+
+/// `-b help`: every command, in qemu-ga's registration order (7.2's
+/// commands as it prints them, then the newer ones).
+pub fn rpc_list() -> String {
+    COMMANDS.iter().map(|c| format!("{}\n", c.name)).collect()
+}
+
+/// `-D`: the effective configuration, key for key as qemu-ga writes it.
+/// `daemon` and `retry-path` are always false: this version refuses them.
+/// An `allow-rpcs` line appears only when an allow list was given, so the
+/// output without one is exactly qemu-ga 7.2's.
+pub fn dump_conf(o: &RunOptions) -> String {
+    let mut out = String::from("[general]\n");
+    let mut line = |key: &str, value: &str| {
+        out.push_str(&format!("{key}={}\n", qemu_conf::escape(value)));
+    };
+    line("daemon", "false");
+    line("method", o.method.name());
+    line("path", &o.path.to_string_lossy());
+    if let Some(logfile) = &o.logfile {
+        line("logfile", &logfile.to_string_lossy());
+    }
+    line("pidfile", &o.pidfile.to_string_lossy());
+    line("statedir", &o.statedir.to_string_lossy());
+    line("verbose", if o.verbose { "true" } else { "false" });
+    line("retry-path", "false");
+    line("block-rpcs", &o.compat.dump_block.join(","));
+    if let Some(allow) = &o.compat.dump_allow {
+        line("allow-rpcs", &allow.join(","));
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// Parses as the agent would on a machine without a default config
+    /// file, with `-c config` first if one is given.
+    fn parse_env(args: &[&str], config: Option<&str>) -> Result<Command, String> {
+        let mut args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        if let Some(config) = config {
+            args.splice(0..0, ["-c".to_string(), config.to_string()]);
+        }
+        parse_with(&args, None, Path::new("/nonexistent/qemu-ga.conf"))
+    }
+
     fn run(args: &[&str]) -> Result<RunOptions, String> {
-        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-        match parse(&args)? {
-            Command::Run(o) => Ok(*o),
-            other => Err(format!("{other:?}")),
+        match parse_env(args, None) {
+            Ok(Command::Run(o)) => Ok(*o),
+            Ok(other) => Err(format!("{other:?}")),
+            Err(e) => Err(e),
         }
     }
 
@@ -244,6 +608,57 @@ mod tests {
         assert!(o.verbose);
         let o = run(&[]).unwrap();
         assert_eq!(o.path, PathBuf::from(DEFAULT_VIRTIO_PATH));
+        assert_eq!(o.system.sysfs_root, PathBuf::from("/sys"));
+        assert_eq!(o.system.password_root, None);
+    }
+
+    #[test]
+    fn system_paths() {
+        let o = run(&[
+            "--program=shutdown=/t/record",
+            "--sysfs-root",
+            "/t/sys",
+            "--password-root=/t/root",
+            "--procfs-root=/t/proc",
+            "--udev-data-dir",
+            "/t/udev",
+        ])
+        .unwrap();
+        assert_eq!(
+            o.system.program_overrides,
+            [(Program::Shutdown, PathBuf::from("/t/record"))]
+        );
+        assert_eq!(o.system.sysfs_root, PathBuf::from("/t/sys"));
+        assert_eq!(o.system.password_root, Some(PathBuf::from("/t/root")));
+        assert_eq!(o.system.procfs_root, PathBuf::from("/t/proc"));
+        assert_eq!(o.system.udev_data_dir, PathBuf::from("/t/udev"));
+    }
+
+    #[test]
+    fn fsfreeze_hook_takes_only_an_attached_value() {
+        assert_eq!(run(&[]).unwrap().fsfreeze_hook, None);
+        assert_eq!(
+            run(&["-F"]).unwrap().fsfreeze_hook,
+            Some(PathBuf::from(DEFAULT_FSFREEZE_HOOK))
+        );
+        assert_eq!(
+            run(&["--fsfreeze-hook"]).unwrap().fsfreeze_hook,
+            Some(PathBuf::from(DEFAULT_FSFREEZE_HOOK))
+        );
+        assert_eq!(
+            run(&["-F/opt/hook"]).unwrap().fsfreeze_hook,
+            Some(PathBuf::from("/opt/hook"))
+        );
+        assert_eq!(
+            run(&["--fsfreeze-hook=/opt/hook", "-v"])
+                .unwrap()
+                .fsfreeze_hook,
+            Some(PathBuf::from("/opt/hook"))
+        );
+        assert_eq!(
+            run(&["-F", "/opt/hook"]).unwrap_err(),
+            "unexpected argument '/opt/hook'"
+        );
     }
 
     #[test]
@@ -260,6 +675,18 @@ mod tests {
             ),
             (&["-p"][..], "option '--path' requires an argument"),
             (
+                &["--program", "rm=/bin/rm"][..],
+                "--program: unknown program 'rm'",
+            ),
+            (
+                &["--program", "shutdown"][..],
+                "--program 'shutdown' is not NAME=FILE",
+            ),
+            (
+                &["--sysfs-root", "sys"][..],
+                "--sysfs-root 'sys' must be an absolute path",
+            ),
+            (
                 &["-t", "rel"][..],
                 "statedir 'rel' must be an absolute path",
             ),
@@ -271,8 +698,117 @@ mod tests {
                 &["-m", "unix-listen"][..],
                 "unix-listen needs a socket path (-p)",
             ),
+            (&["stray"][..], "unexpected argument 'stray'"),
+            (
+                &["--explain", "p.toml"][..],
+                "--explain takes a policy file and one request, e.g. --explain policy.toml \
+                 '{\"execute\":\"guest-ping\"}'",
+            ),
         ] {
             assert_eq!(run(args).unwrap_err(), want);
         }
+    }
+
+    #[test]
+    fn block_and_allow_lists_accumulate_in_qemu_ga_order() {
+        let o = run(&[
+            "-b",
+            "guest-ping,guest-info",
+            "--block-rpcs=guest-exec",
+            "-a",
+            "a,b",
+        ])
+        .unwrap();
+        let names: Vec<&str> = o
+            .compat
+            .rpc_lists
+            .block
+            .iter()
+            .map(|e| e.name.as_str())
+            .collect();
+        assert_eq!(names, ["guest-ping", "guest-info", "guest-exec"]);
+        assert_eq!(
+            o.compat.dump_block,
+            ["guest-info", "guest-ping", "guest-exec"]
+        );
+        assert_eq!(o.compat.dump_allow, Some(vec!["b".into(), "a".into()]));
+        let dumped = dump_conf(&o);
+        assert!(dumped.ends_with("block-rpcs=guest-info,guest-ping,guest-exec\nallow-rpcs=b,a\n"));
+    }
+
+    #[test]
+    fn help_lists_act_at_once() {
+        assert!(matches!(
+            parse_env(&["-b", "help"], None),
+            Ok(Command::ListRpcs)
+        ));
+        assert!(matches!(
+            parse_env(&["-a", "?"], None),
+            Ok(Command::ListRpcs)
+        ));
+        assert!(rpc_list().starts_with("guest-sync-delimited\nguest-sync\nguest-ping\n"));
+    }
+
+    #[test]
+    fn config_file_then_command_line() {
+        let dir = std::env::temp_dir().join(format!("qga-cli-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let conf = dir.join("qemu-ga.conf");
+        std::fs::write(
+            &conf,
+            "[general]\nmethod=unix-listen\npath=/conf/sock\nverbose=1\n\
+             block-rpcs=guest-exec,guest-file-open\nallow-rpcs=guest-ping\nbogus=x\n",
+        )
+        .unwrap();
+        let conf_str = conf.to_str().unwrap();
+        let o = match parse_env(&["-p", "/cli/sock", "-b", "guest-info"], Some(conf_str)) {
+            Ok(Command::Run(o)) => o,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(o.method, Method::UnixListen);
+        assert_eq!(o.path, PathBuf::from("/cli/sock"));
+        assert!(o.verbose);
+        let block: Vec<String> = o
+            .compat
+            .rpc_lists
+            .block
+            .iter()
+            .map(|e| format!("{} {}", e.name, e.origin))
+            .collect();
+        assert_eq!(
+            block,
+            [
+                format!("guest-exec {conf_str}:5:1"),
+                format!("guest-file-open {conf_str}:5:1"),
+                "guest-info -b/--block-rpcs".to_string(),
+            ]
+        );
+        assert_eq!(
+            o.compat.warnings,
+            [format!(
+                "{conf_str}:7: warning: unknown key 'bogus' in [general], ignored"
+            )]
+        );
+        for (text, want) in [
+            ("[general]\ndaemon=true\n", ":2: key 'daemon': option -d/--daemonize is not supported by this version"),
+            ("[general]\nverbose=yes\n", ":2: key 'verbose' has a value that cannot be interpreted as a boolean: 'yes' (expected true or false)"),
+        ] {
+            std::fs::write(&conf, text).unwrap();
+            let e = parse_env(&[], Some(conf_str)).unwrap_err();
+            assert_eq!(e, format!("{conf_str}{want}"));
+        }
+        std::fs::write(&conf, "[general]\nfsfreeze-hook=/x\n").unwrap();
+        match parse_env(&[], Some(conf_str)).unwrap() {
+            Command::Run(o) => assert_eq!(o.fsfreeze_hook, Some(PathBuf::from("/x"))),
+            other => panic!("{other:?}"),
+        }
+        std::fs::write(&conf, "[general]\ndaemon=false\nretry-path=0\n").unwrap();
+        assert!(parse_env(&[], Some(conf_str)).is_ok());
+        std::fs::remove_file(&conf).unwrap();
+        assert_eq!(
+            parse_env(&[], Some(conf_str)).unwrap_err(),
+            format!("config file {conf_str} does not exist")
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -3,30 +3,36 @@
 //! sandboxes itself, and performs the privileged operations the front asks
 //! for, after checking each against the policy itself.
 
+mod audit;
 mod channel;
 mod check_policy;
 mod cli;
 mod dispatch;
+mod explain;
 mod launch;
+#[path = "../../agent-front/src/log_gate.rs"]
+mod log_gate;
 mod ops;
 mod pidfile;
+mod policy_source;
 mod privileges;
-// Its first users (set-time, passwords, power, the fsfreeze hook) remove this.
-#[allow(dead_code)]
+mod qemu_conf;
 mod runner;
 mod sandbox;
 mod state;
 mod supervisor;
+mod system;
 
 use cli::{Command, Method, RunOptions};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
-use policy::Policy;
+use policy_source::PolicySource;
 use protocol::QGA_COMPAT_VERSION;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use tracing_subscriber::fmt::writer::MakeWriterExt;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -46,7 +52,19 @@ fn main() -> ExitCode {
             print!("{}", cli::USAGE);
             ExitCode::SUCCESS
         }
-        Ok(Command::CheckPolicy(path)) => check_policy::run(&path),
+        Ok(Command::ListRpcs) => {
+            print!("{}", cli::rpc_list());
+            ExitCode::SUCCESS
+        }
+        Ok(Command::DumpConf(options)) => {
+            for warning in &options.compat.warnings {
+                eprintln!("{warning}");
+            }
+            print!("{}", cli::dump_conf(&options));
+            ExitCode::SUCCESS
+        }
+        Ok(Command::CheckPolicy(query)) => check_policy::run(query),
+        Ok(Command::Explain(query, request)) => explain::run(query, &request),
         Ok(Command::Run(options)) => match run(*options) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -60,8 +78,17 @@ fn main() -> ExitCode {
 
 fn run(options: RunOptions) -> Result<(), String> {
     let log = init_logging(&options)?;
-    let policy = Policy::load(&options.policy)
+    for warning in &options.compat.warnings {
+        tracing::warn!("{warning}");
+    }
+    let policy_source = PolicySource {
+        path: options.policy.clone(),
+        rpc_lists: options.compat.rpc_lists.clone(),
+    };
+    let policy = policy_source
+        .load()
         .map_err(|e| format!("refusing to start with an invalid policy:\n{e}"))?;
+    policy_source::log_warnings(&policy);
     let statedir = state::StateDir::open(&options.statedir).map_err(|e| e.to_string())?;
     let frozen = statedir.is_frozen();
     let user = nix::unistd::User::from_name(&options.front_user)
@@ -93,7 +120,8 @@ fn run(options: RunOptions) -> Result<(), String> {
     let _pidfile = pidfile::PidFile::create(&options.pidfile).map_err(|e| e.to_string())?;
     let channel = channel::open(options.method, &options.path).map_err(|e| e.to_string())?;
 
-    privileges::drop_unneeded().map_err(|e| format!("dropping capabilities: {e}"))?;
+    privileges::drop_unneeded(options.system.password_root.is_some())
+        .map_err(|e| format!("dropping capabilities: {e}"))?;
 
     let mut mask = SigSet::empty();
     for s in [
@@ -109,13 +137,23 @@ fn run(options: RunOptions) -> Result<(), String> {
     let signals = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
         .map_err(|e| format!("signalfd: {e}"))?;
 
-    let ctx = dispatch::Context { policy, frozen };
+    let changes_a_password_root = options.system.password_root.is_some();
+    let files = ops::files::FileTable::new(statedir.clone());
+    let fsfreeze = ops::fsfreeze::Fsfreeze::new(statedir, options.fsfreeze_hook.clone(), frozen);
+    let ctx = dispatch::Context {
+        policy,
+        frozen,
+        system: options.system.clone(),
+        files,
+        fsfreeze,
+    };
     let mut supervisor =
-        supervisor::Supervisor::new(launcher, channel, log, signals, options.policy.clone(), ctx);
+        supervisor::Supervisor::new(launcher, channel, log, signals, policy_source, ctx);
     supervisor
         .start_front()
         .map_err(|e| format!("cannot start agent-front: {e}"))?;
-    sandbox::install_helper_filter(options.seccomp).map_err(|e| format!("seccomp: {e}"))?;
+    sandbox::install_helper_filter(options.seccomp, changes_a_password_root)
+        .map_err(|e| format!("seccomp: {e}"))?;
     tracing::info!(
         method = ?options.method,
         path = %options.path.display(),
@@ -125,6 +163,7 @@ fn run(options: RunOptions) -> Result<(), String> {
     );
     let supervisor::Exit::Signal(signal) = supervisor.run();
     tracing::info!(%signal, "agent stopping");
+    supervisor.thaw_before_exit();
     if options.method == Method::UnixListen {
         let _ = std::fs::remove_file(&options.path);
     }
@@ -144,10 +183,14 @@ fn init_logging(options: &RunOptions) -> Result<Option<OwnedFd>, String> {
         .with_max_level(level);
     match &options.logfile {
         None => {
-            builder.with_writer(std::io::stderr).init();
+            builder
+                .with_writer(std::io::stderr.with_filter(log_gate::is_open))
+                .init();
             Ok(None)
         }
         Some(path) => {
+            // Opened even when a previous run left filesystems frozen: the
+            // log gate keeps it unwritten until the thaw.
             let file = std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
@@ -156,7 +199,9 @@ fn init_logging(options: &RunOptions) -> Result<Option<OwnedFd>, String> {
                 .open(path)
                 .map_err(|e| format!("logfile {}: {e}", path.display()))?;
             let for_front = file.try_clone().map_err(|e| e.to_string())?;
-            builder.with_writer(std::sync::Mutex::new(file)).init();
+            builder
+                .with_writer(std::sync::Mutex::new(file).with_filter(log_gate::is_open))
+                .init();
             Ok(Some(OwnedFd::from(for_front)))
         }
     }

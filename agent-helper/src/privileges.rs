@@ -52,9 +52,26 @@ pub const KEPT_CAPABILITIES: &[(Capability, &str)] = &[
     ),
 ];
 
-/// Drops every capability not in `KEPT_CAPABILITIES`.
-pub fn drop_unneeded() -> Result<(), String> {
-    let kept: HashSet<Capability> = KEPT_CAPABILITIES.iter().map(|&(c, _)| c).collect();
+/// Kept only when passwords are changed under another root directory
+/// (`--password-root`, used by tests): chpasswd -R chroots there.
+pub const PASSWORD_ROOT_CAPABILITIES: &[(Capability, &str)] = &[(
+    Capability::CAP_SYS_CHROOT,
+    "chpasswd -R enters the password root",
+)];
+
+/// Drops every capability not in `KEPT_CAPABILITIES` (plus
+/// `PASSWORD_ROOT_CAPABILITIES` when a password root is set).
+pub fn drop_unneeded(password_root: bool) -> Result<(), String> {
+    let extra = if password_root {
+        PASSWORD_ROOT_CAPABILITIES
+    } else {
+        &[]
+    };
+    let kept: HashSet<Capability> = KEPT_CAPABILITIES
+        .iter()
+        .chain(extra)
+        .map(|&(c, _)| c)
+        .collect();
     let err = |e: caps::errors::CapsError| e.to_string();
     for cap in caps::all() {
         if !kept.contains(&cap) && caps::has_cap(None, CapSet::Bounding, cap).map_err(err)? {

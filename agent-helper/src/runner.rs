@@ -13,8 +13,9 @@ use std::time::{Duration, Instant};
 /// Most bytes kept from each of stdout and stderr.
 pub const MAX_CAPTURED_OUTPUT: usize = 64 << 10;
 
-/// The environment every program gets, and nothing else.
-const PROGRAM_PATH: &str = "/usr/sbin:/usr/bin:/sbin:/bin";
+/// The PATH every program gets (with LC_ALL=C, and nothing else), and
+/// where the helper looks for the programs it runs.
+pub const PROGRAM_PATH: &str = "/usr/sbin:/usr/bin:/sbin:/bin";
 
 #[derive(Debug)]
 pub struct ProgramOutput {
@@ -29,6 +30,19 @@ pub struct ProgramOutput {
 impl ProgramOutput {
     pub fn success(&self) -> bool {
         self.code == Some(0)
+    }
+
+    /// For log lines: the program's first line of complaint (stderr, else
+    /// stdout), cut short.
+    pub fn summary(&self) -> String {
+        let text = if self.stderr.iter().any(|b| !b.is_ascii_whitespace()) {
+            &self.stderr
+        } else {
+            &self.stdout
+        };
+        let text = String::from_utf8_lossy(text);
+        let line = text.trim().lines().next().unwrap_or_default();
+        line.chars().take(200).collect()
     }
 }
 

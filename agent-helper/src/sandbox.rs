@@ -337,53 +337,246 @@ const HELPER_SYSCALLS: &[Row] = &[
         When::Always,
         "a forked child's libc set-up",
     ),
-    // system information
+    // programs the helper runs: chpasswd (with PAM), shutdown, systemctl,
+    // pm-utils; they inherit this filter
+    (
+        libc::SYS_pipe2,
+        When::Always,
+        "stdin and output pipes of an operation's program",
+    ),
+    (libc::SYS_execve, When::Always, "run an operation's program"),
+    (
+        libc::SYS_clock_nanosleep,
+        When::Always,
+        "wait for a program that closed its output but has not exited",
+    ),
+    (
+        libc::SYS_getgid,
+        When::Always,
+        "chpasswd and shell scripts read their group ids",
+    ),
+    (
+        libc::SYS_getegid,
+        When::Always,
+        "shell scripts read their group ids",
+    ),
+    (libc::SYS_getppid, When::Always, "shell scripts set $PPID"),
+    (
+        libc::SYS_setreuid,
+        When::Always,
+        "chpasswd makes its real ids root's",
+    ),
+    (
+        libc::SYS_setregid,
+        When::Always,
+        "chpasswd makes its real ids root's",
+    ),
+    (
+        libc::SYS_statfs,
+        When::Always,
+        "libselinux in chpasswd looks for selinuxfs",
+    ),
+    (
+        libc::SYS_fstatfs,
+        When::Always,
+        "libselinux in chpasswd checks /proc",
+    ),
+    (
+        libc::SYS_socket,
+        When::ArgEquals(0, libc::AF_UNIX as u64),
+        "chpasswd logs to /dev/log and asks nscd; systemctl talks to systemd; \
+         NSS asks nscd and systemd-userdbd (guest-ssh-*)",
+    ),
+    (
+        libc::SYS_socket,
+        When::ArgEquals(0, libc::AF_NETLINK as u64),
+        "chpasswd sends its audit record",
+    ),
+    (
+        libc::SYS_connect,
+        When::Always,
+        "chpasswd reaches /dev/log and nscd; systemctl reaches systemd; NSS \
+         reaches nscd or systemd-userdbd",
+    ),
+    (
+        libc::SYS_alarm,
+        When::Always,
+        "chpasswd bounds its wait for the account files' lock",
+    ),
+    (
+        libc::SYS_umask,
+        When::Always,
+        "chpasswd creates the new shadow file private",
+    ),
+    (
+        libc::SYS_fchown,
+        When::Always,
+        "chpasswd gives the new shadow file the old one's owner; \
+         guest-ssh-add-authorized-keys gives a new ~/.ssh and authorized_keys \
+         to their user",
+    ),
+    (
+        libc::SYS_fchmod,
+        When::Always,
+        "chpasswd gives the new shadow file the old one's mode; guest-ssh-* \
+         set the modes of ~/.ssh (0700) and authorized_keys (0600)",
+    ),
+    (
+        libc::SYS_fdatasync,
+        When::Always,
+        "chpasswd flushes the new shadow file",
+    ),
+    (
+        libc::SYS_link,
+        When::Always,
+        "chpasswd takes the account files' lock with a hard link",
+    ),
+    (
+        libc::SYS_utimensat,
+        When::Always,
+        "chpasswd keeps the times on its shadow- backup",
+    ),
+    (
+        libc::SYS_sendmsg,
+        When::Always,
+        "systemctl and shutdown send requests to systemd",
+    ),
+    (
+        libc::SYS_recvmsg,
+        When::Always,
+        "systemctl and shutdown read systemd's answers; nscd hands its \
+         passwd cache over as a file descriptor",
+    ),
+    (
+        libc::SYS_getsockopt,
+        When::Always,
+        "systemctl checks its peer's credentials and buffer sizes",
+    ),
+    (
+        libc::SYS_getsockname,
+        When::Always,
+        "systemctl's bus connection set-up",
+    ),
+    (
+        libc::SYS_faccessat2,
+        When::Always,
+        "systemctl checks for systemd's runtime directories",
+    ),
+    (
+        libc::SYS_getdents64,
+        When::Always,
+        "systemctl status lists unit directories",
+    ),
     (
         libc::SYS_uname,
         When::Always,
-        "guest-get-osinfo and guest-get-host-name read the kernel's names",
+        "busybox programs (a minimal guest's shutdown) read the kernel name; \
+         guest-get-osinfo and guest-get-host-name read the kernel's names",
     ),
-    // ssh authorized keys, and looking up their user
+    (
+        libc::SYS_sync,
+        When::Always,
+        "a shutdown program flushes filesystems before powering off",
+    ),
+    (
+        libc::SYS_reboot,
+        When::Always,
+        "a shutdown program without an init system to ask (busybox poweroff -f) powers off itself",
+    ),
+    // guest-set-time and hwclock (fchmod above also gives a file created by
+    // guest-file-open mode 0666 whatever the umask)
+    (
+        libc::SYS_clock_settime,
+        When::Always,
+        "guest-set-time sets the system clock",
+    ),
+    (libc::SYS_nanosleep, When::Always, "hwclock's tick wait"),
+    (libc::SYS_dup, When::Always, "hwclock's stdio set-up"),
+    (
+        libc::SYS_faccessat,
+        When::Always,
+        "guest-set-time checks hwclock is executable",
+    ),
+    (
+        libc::SYS_select,
+        When::Always,
+        "hwclock waits for the RTC's update tick",
+    ),
+    (
+        libc::SYS_pselect6,
+        When::Always,
+        "hwclock waits for the RTC's update tick",
+    ),
+    (
+        libc::SYS_settimeofday,
+        When::Always,
+        "hwclock -s sets the system clock from the RTC",
+    ),
+    // system information and hotplug: vCPUs, memory blocks, network
+    // interfaces, filesystems and disks
+    (
+        libc::SYS_getdents64,
+        When::Always,
+        "list sysfs directories: CPUs, memory blocks, block devices, slaves; \
+         check a new ~/.ssh is empty before giving it away; NSS lists \
+         systemd's userdb sockets",
+    ),
+    (
+        libc::SYS_pread64,
+        When::Always,
+        "read sysfs attributes from offset 0, as qemu-ga does",
+    ),
+    (
+        libc::SYS_pwrite64,
+        When::Always,
+        "online/offline a CPU or memory block through its sysfs attribute",
+    ),
+    (
+        libc::SYS_readlink,
+        When::Always,
+        "resolve sysfs device paths (realpath) and PCI driver links",
+    ),
+    (
+        libc::SYS_statfs,
+        When::Always,
+        "guest-get-fsinfo: used and total bytes of each mount (statvfs)",
+    ),
+    (
+        libc::SYS_socket,
+        When::ArgEquals(0, libc::AF_NETLINK as u64),
+        "getifaddrs: a route netlink socket for the interface dump",
+    ),
+    (
+        libc::SYS_bind,
+        When::Always,
+        "getifaddrs binds its netlink socket",
+    ),
+    (
+        libc::SYS_getsockname,
+        When::Always,
+        "getifaddrs reads its netlink port id",
+    ),
+    (
+        libc::SYS_sendto,
+        When::Always,
+        "getifaddrs sends its link and address dump requests",
+    ),
+    (
+        libc::SYS_recvmsg,
+        When::Always,
+        "getifaddrs reads the netlink dump",
+    ),
+    // ssh authorized keys and looking up their user (socket, connect,
+    // recvmsg, fchown, fchmod and getdents64 above serve them too)
     (
         libc::SYS_mkdirat,
         When::Always,
         "create a user's ~/.ssh for guest-ssh-add-authorized-keys",
     ),
     (
-        libc::SYS_fchown,
-        When::Always,
-        "give a new ~/.ssh and authorized_keys to their user",
-    ),
-    (
-        libc::SYS_fchmod,
-        When::Always,
-        "set the modes of ~/.ssh (0700) and authorized_keys (0600)",
-    ),
-    (
-        libc::SYS_getdents64,
-        When::Always,
-        "check a new ~/.ssh is empty before giving it away; NSS lists \
-         systemd's userdb sockets",
-    ),
-    (
         libc::SYS_readlinkat,
         When::Always,
         "NSS (libnss_systemd) resolves its record directories",
-    ),
-    (
-        libc::SYS_socket,
-        When::ArgEquals(0, libc::AF_UNIX as u64),
-        "NSS asks nscd and systemd-userdbd over local sockets",
-    ),
-    (
-        libc::SYS_connect,
-        When::Always,
-        "NSS connects to nscd or systemd-userdbd",
-    ),
-    (
-        libc::SYS_recvmsg,
-        When::Always,
-        "nscd hands its passwd cache over as a file descriptor",
     ),
     (
         libc::SYS_timerfd_create,
@@ -394,6 +587,57 @@ const HELPER_SYSCALLS: &[Row] = &[
         libc::SYS_timerfd_settime,
         When::Always,
         "libnss_systemd times its userdb queries",
+    ),
+    // guest-fsfreeze-*, guest-fstrim (the mount table and the statedir
+    // record use openat, read, write, fsync, rename and unlink above; ioctl
+    // above carries FIFREEZE, FITHAW and FITRIM on an open mount point)
+    (
+        libc::SYS_access,
+        When::Always,
+        "check that the fsfreeze hook is executable, as qemu-ga does",
+    ),
+    // The fsfreeze hook inherits this filter: besides the rows above for
+    // programs and shell scripts, what /bin/sh, Debian's hook script and the
+    // tools such scripts run need (found with strace on
+    // /etc/qemu/fsfreeze-hook and a hook.d script). A site's own hook
+    // scripts may need more: `--seccomp log` shows what.
+    (libc::SYS_vfork, When::Always, "the shell starts commands"),
+    (libc::SYS_fadvise64, When::Always, "coreutils reading files"),
+    (libc::SYS_getcwd, When::Always, "the shell's start-up"),
+    (
+        libc::SYS_arch_prctl,
+        When::Always,
+        "libc start-up in a program the helper runs",
+    ),
+    (
+        libc::SYS_set_tid_address,
+        When::Always,
+        "libc start-up in a program the helper runs",
+    ),
+    (
+        libc::SYS_rseq,
+        When::Always,
+        "libc start-up in a program the helper runs",
+    ),
+    (
+        libc::SYS_prlimit64,
+        When::Always,
+        "libc start-up in a program the helper runs",
+    ),
+];
+
+/// Only when passwords are changed in another root than `/` (tests): the
+/// `chroot` that `chpasswd -R` makes. Production filters leave it out.
+const PASSWORD_ROOT_SYSCALLS: &[Row] = &[
+    (
+        libc::SYS_chroot,
+        When::Always,
+        "chpasswd -R enters the password root",
+    ),
+    (
+        libc::SYS_chdir,
+        When::Always,
+        "chpasswd -R enters the password root",
     ),
 ];
 
@@ -412,15 +656,46 @@ pub fn front_launch_filter(mode: SeccompMode) -> Result<BpfProgram, String> {
 /// A filter stays in force across fork and exec, so every front started
 /// after the helper sandboxed itself runs under the helper's filter too: it
 /// must also pass everything a front does.
-pub fn helper_filter(mode: SeccompMode) -> Result<BpfProgram, String> {
-    build(
-        &[HELPER_SYSCALLS, FRONT_STARTUP_SYSCALLS, FRONT_SYSCALLS],
-        mode,
-    )
+pub fn helper_filter(mode: SeccompMode, password_root: bool) -> Result<BpfProgram, String> {
+    let mut tables = vec![HELPER_SYSCALLS, FRONT_STARTUP_SYSCALLS, FRONT_SYSCALLS];
+    if password_root {
+        tables.push(PASSWORD_ROOT_SYSCALLS);
+    }
+    build(&tables, mode)
 }
 
 /// Installs the helper's filter on the calling (only) thread.
-pub fn install_helper_filter(mode: SeccompMode) -> Result<(), String> {
-    let program = helper_filter(mode)?;
+pub fn install_helper_filter(mode: SeccompMode, password_root: bool) -> Result<(), String> {
+    let program = helper_filter(mode, password_root)?;
     seccompiler::apply_filter(&program).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chroot_only_with_a_password_root() {
+        let has = |table: &[Row], nr| table.iter().any(|row| row.0 == nr);
+        for table in [HELPER_SYSCALLS, FRONT_STARTUP_SYSCALLS, FRONT_SYSCALLS] {
+            assert!(!has(table, libc::SYS_chroot));
+        }
+        assert!(has(PASSWORD_ROOT_SYSCALLS, libc::SYS_chroot));
+        for password_root in [false, true] {
+            for mode in [SeccompMode::Kill, SeccompMode::Log] {
+                helper_filter(mode, password_root).unwrap();
+            }
+        }
+    }
+
+    #[test]
+    fn every_row_has_a_reason() {
+        for table in [
+            HELPER_SYSCALLS,
+            PASSWORD_ROOT_SYSCALLS,
+            FRONT_STARTUP_SYSCALLS,
+        ] {
+            assert!(table.iter().all(|row| !row.2.is_empty()));
+        }
+    }
 }

@@ -3,12 +3,12 @@
 
 use crate::dispatch::{self, Context};
 use crate::launch::{FrontLauncher, RunningFront};
+use crate::policy_source::{self, PolicySource};
 use nix::poll::{PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::Signal;
 use nix::sys::signalfd::SignalFd;
 use nix::sys::wait::{WaitPidFlag, WaitStatus};
-use policy::Policy;
-use protocol::internal::{self, AgentState, FromHelper, HelperReply, LinkError, ToHelper};
+use protocol::internal::{self, AgentState, FromHelper, ToHelper};
 use protocol::limits::{
     FRONT_RESTART_MAX_DELAY_MS, FRONT_RESTART_MIN_DELAY_MS, FRONT_STABLE_AFTER_MS,
     MAX_MESSAGE_BYTES,
@@ -16,7 +16,6 @@ use protocol::limits::{
 use protocol::QgaError;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 pub struct Supervisor {
@@ -25,7 +24,7 @@ pub struct Supervisor {
     /// The log file, handed to each front as its stderr.
     pub log: Option<OwnedFd>,
     pub signals: SignalFd,
-    pub policy_path: PathBuf,
+    pub policy_source: PolicySource,
     pub ctx: Context,
     front: Option<Front>,
     restart_at: Option<Instant>,
@@ -52,7 +51,7 @@ impl Supervisor {
         channel: OwnedFd,
         log: Option<OwnedFd>,
         signals: SignalFd,
-        policy_path: PathBuf,
+        policy_source: PolicySource,
         ctx: Context,
     ) -> Self {
         Supervisor {
@@ -60,7 +59,7 @@ impl Supervisor {
             channel,
             log,
             signals,
-            policy_path,
+            policy_source,
             ctx,
             front: None,
             restart_at: None,
@@ -196,15 +195,17 @@ impl Supervisor {
     }
 
     fn reload_policy(&mut self) {
-        match Policy::load(&self.policy_path) {
+        let path = self.policy_source.path.display().to_string();
+        match self.policy_source.load() {
             Ok(policy) => {
+                policy_source::log_warnings(&policy);
                 self.ctx.policy = policy;
-                tracing::info!(path = %self.policy_path.display(), "policy reloaded");
+                tracing::info!(path, "policy reloaded");
                 self.send_state();
             }
             Err(errors) => {
                 tracing::error!(
-                    path = %self.policy_path.display(),
+                    path,
                     errors = %errors.to_string().replace('\n', "; "),
                     "policy reload failed; the previous policy stays in force"
                 );
@@ -216,6 +217,7 @@ impl Supervisor {
         let state = FromHelper::State(AgentState {
             enabled: self.ctx.policy.enabled_flags(),
             frozen: self.ctx.frozen,
+            rules: self.ctx.policy.command_rules(),
         });
         self.send(&state);
     }
@@ -228,7 +230,19 @@ impl Supervisor {
             Ok(b) => b,
             Err(e) => {
                 tracing::error!(error = %e, "cannot encode a message for the front");
-                return;
+                // A reply that never comes would leave the request waiting
+                // for ever: the request gets an error instead.
+                let FromHelper::Reply { seq, .. } = message else {
+                    return;
+                };
+                let refusal = FromHelper::Reply {
+                    seq: *seq,
+                    result: Err(QgaError::internal("result too large for the internal link")),
+                };
+                match internal::encode(&refusal) {
+                    Ok(b) => b,
+                    Err(_) => return,
+                }
             }
         };
         // Blocking send: the front reads its replies promptly, and a front
@@ -286,25 +300,39 @@ impl Supervisor {
             }
         };
         let was_frozen = self.ctx.frozen;
-        let result = dispatch::handle(message.request, &mut self.ctx);
-        self.send(&fitting_reply(message.seq, result));
+        let result = dispatch::handle(message.request, message.id.as_deref(), &mut self.ctx);
+        // The new frozen state goes first, so the front gates (and answers
+        // guest-info for) the very next request with it.
         if self.ctx.frozen != was_frozen {
             self.send_state();
         }
+        let mut reply = FromHelper::Reply {
+            seq: message.seq,
+            result,
+        };
+        if let Err(e) = internal::encode(&reply) {
+            // A reply the link cannot carry (a huge mount table, say) must
+            // still answer the request, or the front would wait forever.
+            tracing::warn!(error = %e, "reply does not fit the internal link");
+            reply = FromHelper::Reply {
+                seq: message.seq,
+                result: Err(QgaError::internal(&format!("reply too large: {e}"))),
+            };
+        }
+        self.send(&reply);
     }
-}
 
-/// The reply to one request; a result too large for one message becomes an
-/// error, so the front is never left waiting for a reply that cannot be
-/// sent.
-fn fitting_reply(seq: u32, result: Result<HelperReply, QgaError>) -> FromHelper {
-    let reply = FromHelper::Reply { seq, result };
-    match internal::encode(&reply) {
-        Err(LinkError::TooLarge(bytes)) => FromHelper::Reply {
-            seq,
-            result: Err(QgaError::reply_too_large(bytes, MAX_MESSAGE_BYTES)),
-        },
-        _ => reply,
+    /// On a clean stop, filesystems this agent froze are thawed (running the
+    /// hook), so stopping the agent never leaves the guest frozen. A crash
+    /// leaves the statedir record instead, for the next run to act on.
+    pub fn thaw_before_exit(&mut self) {
+        if !self.ctx.frozen {
+            return;
+        }
+        match self.ctx.fsfreeze.thaw(&mut self.ctx.frozen) {
+            Ok(count) => tracing::info!(count, "thawed filesystems before exiting"),
+            Err(e) => tracing::error!(error = %e, "thaw before exiting failed"),
+        }
     }
 }
 

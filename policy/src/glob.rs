@@ -1,5 +1,7 @@
-//! Command-name globs: `*` matches any run of characters, `?` exactly one.
-//! Iterative with one backtrack point, so no input can make it slow.
+//! Name globs for command and user names: `*` matches any run of
+//! characters, `?` exactly one. Names are ASCII (validated), so bytes are
+//! characters. Iterative with one backtrack point, so no input can make it
+//! slow.
 
 pub fn matches(pattern: &str, name: &str) -> bool {
     let p = pattern.as_bytes();
@@ -30,6 +32,16 @@ pub fn is_valid_command_pattern(pattern: &str) -> bool {
         && pattern
             .bytes()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || b"-*?".contains(&c))
+}
+
+/// Characters a user-name pattern may contain: what `useradd` accepts
+/// (letters, digits, `_`, `-`, `.`, a trailing `$`) plus the wildcards.
+pub fn is_valid_user_pattern(pattern: &str) -> bool {
+    !pattern.is_empty()
+        && !pattern.starts_with('-')
+        && pattern
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || b"_-.$*?".contains(&c))
 }
 
 pub fn has_wildcard(pattern: &str) -> bool {

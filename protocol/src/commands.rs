@@ -23,6 +23,22 @@ pub enum Availability {
     NotOnLinux,
 }
 
+impl Availability {
+    /// Why this build refuses the command, as the audit log says it.
+    pub fn refusal(self) -> Option<&'static str> {
+        match self {
+            Availability::Available => None,
+            Availability::NotImplemented => Some("not implemented by this version"),
+            Availability::NotOnLinux => Some("not available on Linux"),
+        }
+    }
+}
+
+/// Why a command is refused while filesystems are frozen, as the audit log
+/// says it.
+pub const FROZEN_REFUSAL: &str =
+    "frozen: only the freeze-safe commands run while filesystems are frozen";
+
 #[derive(Clone, Copy, Debug)]
 pub struct CommandSpec {
     pub name: &'static str,
@@ -63,67 +79,43 @@ pub const COMMANDS: &[CommandSpec] = &[
     row("guest-sync", true, true, Front, Available),
     row("guest-ping", true, true, Front, Available),
     row("guest-get-time", true, false, Helper, Available),
-    row("guest-set-time", true, false, Helper, NotImplemented),
+    row("guest-set-time", true, false, Helper, Available),
     row("guest-info", true, true, Front, Available),
-    row("guest-shutdown", false, false, Helper, NotImplemented),
-    row("guest-file-open", true, false, Helper, NotImplemented),
-    row("guest-file-close", true, false, Helper, NotImplemented),
-    row("guest-file-read", true, false, Helper, NotImplemented),
-    row("guest-file-write", true, false, Helper, NotImplemented),
-    row("guest-file-seek", true, false, Helper, NotImplemented),
-    row("guest-file-flush", true, false, Helper, NotImplemented),
+    row("guest-shutdown", false, false, Helper, Available),
+    row("guest-file-open", true, false, Helper, Available),
+    row("guest-file-close", true, false, Helper, Available),
+    row("guest-file-read", true, false, Helper, Available),
+    row("guest-file-write", true, false, Helper, Available),
+    row("guest-file-seek", true, false, Helper, Available),
+    row("guest-file-flush", true, false, Helper, Available),
     row("guest-fsfreeze-status", true, true, Helper, Available),
-    row("guest-fsfreeze-freeze", true, false, Helper, NotImplemented),
-    row(
-        "guest-fsfreeze-freeze-list",
-        true,
-        false,
-        Helper,
-        NotImplemented,
-    ),
-    row("guest-fsfreeze-thaw", true, true, Helper, NotImplemented),
-    row("guest-fstrim", true, false, Helper, NotImplemented),
-    row("guest-suspend-disk", false, false, Helper, NotImplemented),
-    row("guest-suspend-ram", false, false, Helper, NotImplemented),
-    row("guest-suspend-hybrid", false, false, Helper, NotImplemented),
+    row("guest-fsfreeze-freeze", true, false, Helper, Available),
+    row("guest-fsfreeze-freeze-list", true, false, Helper, Available),
+    row("guest-fsfreeze-thaw", true, true, Helper, Available),
+    row("guest-fstrim", true, false, Helper, Available),
+    row("guest-suspend-disk", false, false, Helper, Available),
+    row("guest-suspend-ram", false, false, Helper, Available),
+    row("guest-suspend-hybrid", false, false, Helper, Available),
     row(
         "guest-network-get-interfaces",
         true,
         false,
         Helper,
-        NotImplemented,
+        Available,
     ),
-    row("guest-get-vcpus", true, false, Helper, NotImplemented),
-    row("guest-set-vcpus", true, false, Helper, NotImplemented),
-    row("guest-get-disks", true, false, Helper, NotImplemented),
-    row("guest-get-fsinfo", true, false, Helper, NotImplemented),
-    row(
-        "guest-set-user-password",
-        true,
-        false,
-        Helper,
-        NotImplemented,
-    ),
-    row(
-        "guest-get-memory-blocks",
-        true,
-        false,
-        Helper,
-        NotImplemented,
-    ),
-    row(
-        "guest-set-memory-blocks",
-        true,
-        false,
-        Helper,
-        NotImplemented,
-    ),
+    row("guest-get-vcpus", true, false, Helper, Available),
+    row("guest-set-vcpus", true, false, Helper, Available),
+    row("guest-get-disks", true, false, Helper, Available),
+    row("guest-get-fsinfo", true, false, Helper, Available),
+    row("guest-set-user-password", true, false, Helper, Available),
+    row("guest-get-memory-blocks", true, false, Helper, Available),
+    row("guest-set-memory-blocks", true, false, Helper, Available),
     row(
         "guest-get-memory-block-info",
         true,
         false,
         Helper,
-        NotImplemented,
+        Available,
     ),
     row("guest-exec-status", true, false, Helper, NotImplemented),
     row("guest-exec", true, false, Helper, NotImplemented),

@@ -4,13 +4,21 @@
 //! already-typed values, so an operation never sees raw input.
 
 use crate::error::QgaError;
-use crate::limits::MAX_MESSAGE_BYTES;
+use crate::file_mode::OpenMode;
+use crate::limits::{AUDIT_ID_MAX_BYTES, MAX_MESSAGE_BYTES};
+use crate::mount_point::MountPoint;
+use crate::password::{Password, UserName};
+use crate::power::{ShutdownMode, SuspendMode};
 use crate::qga::GuestFsfreezeStatus;
 use crate::qga::{
     GuestDiskStatsInfo, GuestLinuxCpuStats, GuestLoadAverage, GuestNetworkRoute, GuestOSInfo,
     GuestTimezone, GuestUser,
 };
-use crate::ssh::{PublicKeys, UserName};
+use crate::ssh::{self, PublicKeys};
+use crate::system::{
+    Disk, Filesystem, MemoryBlock, MemoryBlockChange, MemoryBlockResult, NetworkInterface, Vcpu,
+    VcpuChange,
+};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use std::fmt;
 
@@ -20,20 +28,86 @@ use std::fmt;
 pub enum HelperRequest {
     GetTime,
     FsfreezeStatus,
+    SetUserPassword {
+        username: UserName,
+        password: Password,
+        /// The password is already hashed (chpasswd -e).
+        crypted: bool,
+    },
+    Shutdown(ShutdownMode),
+    Suspend(SuspendMode),
+    /// Nanoseconds since the epoch, or None to read the RTC into the system
+    /// clock. The helper checks the range.
+    SetTime {
+        time_ns: Option<i64>,
+    },
+    FileOpen {
+        path: String,
+        mode: OpenMode,
+    },
+    FileClose {
+        handle: i64,
+    },
+    /// At most `FILE_CHUNK_BYTES` for a valid count. The front passes an
+    /// invalid count through unchanged so the helper reports the handle
+    /// error first, as qemu-ga does.
+    FileRead {
+        handle: i64,
+        count: i64,
+    },
+    /// At most `FILE_CHUNK_BYTES`. Empty data writes nothing: it only
+    /// checks the handle.
+    FileWrite {
+        handle: i64,
+        #[serde(with = "byte_buf")]
+        data: Vec<u8>,
+    },
+    /// `whence` is qemu-ga's code (0 set, 1 cur, 2 end); the helper rejects
+    /// others after looking up the handle.
+    FileSeek {
+        handle: i64,
+        offset: i64,
+        whence: i64,
+    },
+    FileFlush {
+        handle: i64,
+    },
+    GetVcpus,
+    /// At most `MAX_VCPUS_PER_REQUEST` entries; the front splits longer lists.
+    SetVcpus(Vec<VcpuChange>),
+    GetMemoryBlocks,
+    /// At most `MAX_MEMORY_BLOCKS_PER_REQUEST` entries; the front splits
+    /// longer lists.
+    SetMemoryBlocks(Vec<MemoryBlockChange>),
+    GetMemoryBlockInfo,
+    NetworkGetInterfaces,
+    GetFsinfo,
+    GetDisks,
+    /// Freeze every freezable filesystem.
+    FsfreezeFreeze,
+    /// Freeze these mount points (`None`: all, as guest-fsfreeze-freeze).
+    /// Names that match no mounted filesystem are skipped, as qemu-ga does.
+    FsfreezeFreezeList(Option<Vec<MountPoint>>),
+    FsfreezeThaw,
+    /// Trim every mounted filesystem; `minimum` is passed to the kernel as
+    /// qemu-ga passes it (an unsigned reinterpretation of the integer).
+    Fstrim {
+        minimum: Option<i64>,
+    },
     GetHostName,
     GetUsers,
     GetTimezone,
     GetOsInfo,
     SshGetAuthorizedKeys {
-        user: UserName,
+        user: ssh::UserName,
     },
     SshAddAuthorizedKeys {
-        user: UserName,
+        user: ssh::UserName,
         keys: PublicKeys,
         reset: bool,
     },
     SshRemoveAuthorizedKeys {
-        user: UserName,
+        user: ssh::UserName,
         keys: PublicKeys,
     },
     GetDiskstats,
@@ -47,6 +121,28 @@ impl HelperRequest {
         match self {
             HelperRequest::GetTime => "guest-get-time",
             HelperRequest::FsfreezeStatus => "guest-fsfreeze-status",
+            HelperRequest::FsfreezeFreeze => "guest-fsfreeze-freeze",
+            HelperRequest::FsfreezeFreezeList(_) => "guest-fsfreeze-freeze-list",
+            HelperRequest::FsfreezeThaw => "guest-fsfreeze-thaw",
+            HelperRequest::Fstrim { .. } => "guest-fstrim",
+            HelperRequest::SetUserPassword { .. } => "guest-set-user-password",
+            HelperRequest::Shutdown(_) => "guest-shutdown",
+            HelperRequest::Suspend(mode) => mode.command_name(),
+            HelperRequest::SetTime { .. } => "guest-set-time",
+            HelperRequest::FileOpen { .. } => "guest-file-open",
+            HelperRequest::FileClose { .. } => "guest-file-close",
+            HelperRequest::FileRead { .. } => "guest-file-read",
+            HelperRequest::FileWrite { .. } => "guest-file-write",
+            HelperRequest::FileSeek { .. } => "guest-file-seek",
+            HelperRequest::FileFlush { .. } => "guest-file-flush",
+            HelperRequest::GetVcpus => "guest-get-vcpus",
+            HelperRequest::SetVcpus(_) => "guest-set-vcpus",
+            HelperRequest::GetMemoryBlocks => "guest-get-memory-blocks",
+            HelperRequest::SetMemoryBlocks(_) => "guest-set-memory-blocks",
+            HelperRequest::GetMemoryBlockInfo => "guest-get-memory-block-info",
+            HelperRequest::NetworkGetInterfaces => "guest-network-get-interfaces",
+            HelperRequest::GetFsinfo => "guest-get-fsinfo",
+            HelperRequest::GetDisks => "guest-get-disks",
             HelperRequest::GetHostName => "guest-get-host-name",
             HelperRequest::GetUsers => "guest-get-users",
             HelperRequest::GetTimezone => "guest-get-timezone",
@@ -68,18 +164,61 @@ pub enum HelperReply {
     /// Nanoseconds since the epoch.
     Time(i64),
     FsfreezeStatus(GuestFsfreezeStatus),
+    PasswordSet,
+    /// The shutdown or suspend was started (or, for a suspend, is over):
+    /// the host gets no reply, as from qemu-ga.
+    PowerActionStarted,
+    /// The command succeeded and has nothing to report.
+    Done,
+    FileHandle(i64),
+    /// `eof`: the read reached the end of the file before `count` bytes.
+    FileData {
+        #[serde(with = "byte_buf")]
+        data: Vec<u8>,
+        eof: bool,
+    },
+    FileWritten(u64),
+    FilePosition(i64),
+    Vcpus(Vec<Vcpu>),
+    /// How many entries of a guest-set-vcpus list were processed.
+    VcpusProcessed(i64),
+    MemoryBlocks(Vec<MemoryBlock>),
+    MemoryBlockResults(Vec<MemoryBlockResult>),
+    /// Memory block size in bytes.
+    MemoryBlockSize(u64),
+    NetworkInterfaces(Vec<NetworkInterface>),
+    Filesystems(Vec<Filesystem>),
+    Disks(Vec<Disk>),
+    /// How many filesystems a freeze froze or a thaw thawed.
+    FsfreezeCount(i64),
+    /// One entry per mounted filesystem, in qemu-ga's order.
+    Fstrim(Vec<FstrimPath>),
     HostName(String),
     Users(Vec<GuestUser>),
     Timezone(GuestTimezone),
     OsInfo(Box<GuestOSInfo>),
     /// The keys of guest-ssh-get-authorized-keys, in qemu-ga's order.
     AuthorizedKeys(Vec<String>),
-    /// guest-ssh-add/remove-authorized-keys finished.
-    AuthorizedKeysUpdated,
     Diskstats(Vec<GuestDiskStatsInfo>),
     Cpustats(Vec<GuestLinuxCpuStats>),
     Load(GuestLoadAverage),
     Routes(Vec<GuestNetworkRoute>),
+}
+
+/// guest-fstrim's result for one filesystem.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FstrimPath {
+    pub path: String,
+    /// The kernel's answer, or qemu-ga's error text for this path.
+    pub outcome: Result<Trimmed, String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Trimmed {
+    /// Bytes discarded.
+    pub trimmed: i64,
+    /// The minimum extent length the kernel used.
+    pub minimum: i64,
 }
 
 /// Front to helper.
@@ -88,6 +227,9 @@ pub struct ToHelper {
     /// Echoed in the reply so a stale reply can never answer a newer request.
     pub seq: u32,
     pub request: HelperRequest,
+    /// The host's `id` member as JSON text, at most `AUDIT_ID_MAX_BYTES`,
+    /// for the helper's audit log only (it is a label, never trusted).
+    pub id: Option<String>,
 }
 
 /// Helper to front.
@@ -109,6 +251,22 @@ pub struct AgentState {
     /// available in this build.
     pub enabled: Vec<bool>,
     pub frozen: bool,
+    /// One per row of `COMMANDS`: the policy rule that enables or disables
+    /// the command, for the front's audit log.
+    pub rules: Vec<String>,
+}
+
+/// A host-supplied text (a request id, an unknown command name) cut to
+/// `AUDIT_ID_MAX_BYTES` for the audit log, so a huge one cannot flood it.
+pub fn audit_label(text: &str) -> String {
+    if text.len() <= AUDIT_ID_MAX_BYTES {
+        return text.to_string();
+    }
+    let mut end = AUDIT_ID_MAX_BYTES;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &text[..end])
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -155,6 +313,34 @@ pub fn decode<T: DeserializeOwned>(datagram: &[u8]) -> Result<T, LinkError> {
     Ok(message)
 }
 
+/// File data as one postcard byte string (a length and the bytes) rather
+/// than a sequence of separately encoded elements.
+mod byte_buf {
+    use serde::{de, Deserializer, Serializer};
+    use std::fmt;
+
+    pub fn serialize<S: Serializer>(data: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(data)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        struct Bytes;
+        impl<'de> de::Visitor<'de> for Bytes {
+            type Value = Vec<u8>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a byte string")
+            }
+            fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Vec<u8>, E> {
+                Ok(v.to_vec())
+            }
+            fn visit_byte_buf<E: de::Error>(self, v: Vec<u8>) -> Result<Vec<u8>, E> {
+                Ok(v)
+            }
+        }
+        d.deserialize_byte_buf(Bytes)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -164,6 +350,7 @@ mod tests {
         let m = ToHelper {
             seq: 7,
             request: HelperRequest::GetTime,
+            id: Some("\"a\"".into()),
         };
         assert_eq!(decode::<ToHelper>(&encode(&m).unwrap()).unwrap(), m);
     }
@@ -173,6 +360,7 @@ mod tests {
         let mut bytes = encode(&ToHelper {
             seq: 300,
             request: HelperRequest::FsfreezeStatus,
+            id: None,
         })
         .unwrap();
         bytes.push(0);
@@ -186,6 +374,39 @@ mod tests {
             decode::<ToHelper>(&big),
             Err(LinkError::TooLarge(_))
         ));
+    }
+
+    #[test]
+    fn audit_labels_are_bounded_on_a_char_boundary() {
+        assert_eq!(audit_label("42"), "42");
+        let long = "\u{e9}".repeat(AUDIT_ID_MAX_BYTES);
+        let cut = audit_label(&long);
+        assert!(cut.ends_with("...") && cut.len() <= AUDIT_ID_MAX_BYTES + 3);
+    }
+
+    #[test]
+    fn a_full_file_chunk_fits_one_message_both_ways() {
+        use crate::limits::FILE_CHUNK_BYTES;
+        let data: Vec<u8> = (0..FILE_CHUNK_BYTES).map(|i| i as u8).collect();
+        let request = ToHelper {
+            seq: u32::MAX,
+            request: HelperRequest::FileWrite {
+                handle: i64::MAX,
+                data: data.clone(),
+            },
+            id: None,
+        };
+        let bytes = encode(&request).unwrap();
+        assert!(bytes.len() < FILE_CHUNK_BYTES + 32, "{}", bytes.len());
+        assert_eq!(decode::<ToHelper>(&bytes).unwrap(), request);
+        let reply = FromHelper::Reply {
+            seq: u32::MAX,
+            result: Ok(HelperReply::FileData { data, eof: true }),
+        };
+        assert_eq!(
+            decode::<FromHelper>(&encode(&reply).unwrap()).unwrap(),
+            reply
+        );
     }
 
     #[test]

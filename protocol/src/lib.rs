@@ -5,10 +5,16 @@
 
 pub mod commands;
 pub mod error;
+pub mod file_mode;
 pub mod internal;
 pub mod limits;
+pub mod mount_point;
+pub mod password;
+pub mod power;
+pub mod qbase64;
 pub mod qga;
 pub mod ssh;
+pub mod system;
 
 pub use commands::{CommandSpec, Side, COMMANDS};
 pub use error::{ErrorClass, QgaError};

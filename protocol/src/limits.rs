@@ -46,6 +46,44 @@ pub const FRONT_STABLE_AFTER_MS: u64 = 10_000;
 /// spinning on POLLHUP).
 pub const CHANNEL_HANGUP_RETRY_MS: u64 = 100;
 
+/// Longest run of the fsfreeze hook, in seconds (qemu-ga waits without
+/// limit). A hook that takes longer is killed and the freeze or thaw reports
+/// it as terminated abnormally.
+pub const FSFREEZE_HOOK_TIMEOUT_SECS: u64 = 600;
+/// Longest host request id the audit log records, in bytes of its JSON
+/// text; a longer one is cut and marked with "...".
+pub const AUDIT_ID_MAX_BYTES: usize = 128;
+
+/// Longest chpasswd may run before it is killed (qemu-ga waits forever).
+pub const PASSWORD_PROGRAM_TIMEOUT_MS: u64 = 30_000;
+
+/// Longest a shutdown program or a suspend support check may run before it
+/// is killed (qemu-ga waits forever; libvirt gives guest-shutdown 60 s).
+pub const POWER_PROGRAM_TIMEOUT_MS: u64 = 60_000;
+
+/// Longest a suspend program (`systemctl suspend`, `pm-suspend`) may run.
+/// The time limit counts monotonic time, which stands still while the guest
+/// sleeps, so a program that returns only after the resume is not cut off.
+pub const SUSPEND_PROGRAM_TIMEOUT_MS: u64 = 300_000;
+/// Longest wait for `hwclock` in guest-set-time (qemu-ga waits without
+/// limit). Writing the RTC waits for a second boundary, so a second or two
+/// is normal.
+pub const HWCLOCK_TIMEOUT_MS: u64 = 30_000;
+
+/// Longest path guest-file-open forwards to the helper, in bytes. The
+/// kernel refuses longer ones anyway (PATH_MAX, 4096 with the NUL).
+pub const MAX_PATH_BYTES: usize = 4096;
+
+/// Most guest-set-vcpus entries in one internal request. The front sends a
+/// longer list in slices of this size and stops at the first slice that
+/// was not processed whole, which keeps qemu-ga's "stop at the first
+/// failure" result.
+pub const MAX_VCPUS_PER_REQUEST: usize = 4096;
+
+/// Most guest-set-memory-blocks entries in one internal request; the front
+/// sends a longer list in slices and joins the results.
+pub const MAX_MEMORY_BLOCKS_PER_REQUEST: usize = 4096;
+
 /// Largest system file the information commands read: /proc tables,
 /// os-release, utmp (qemu-ga reads any size). What the helper sends back
 /// must still fit one internal message.

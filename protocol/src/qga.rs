@@ -104,11 +104,23 @@ impl<'de> Deserialize<'de> for GuestFileWhence {
         struct WhenceVisitor;
         impl<'de> serde::de::Visitor<'de> for WhenceVisitor {
             type Value = GuestFileWhence;
+            // The type name qemu-ga reports for a value that is neither a
+            // number nor a string.
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("an integer or one of \"set\", \"cur\", \"end\"")
+                f.write_str("GuestFileWhence")
             }
             fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Self::Value, E> {
                 Ok(GuestFileWhence::Value(v))
+            }
+            // A number that is not an int64 fails as qemu-ga's integer branch.
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                Err(E::invalid_type(
+                    serde::de::Unexpected::Unsigned(v),
+                    &"integer",
+                ))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Self::Value, E> {
+                Err(E::invalid_type(serde::de::Unexpected::Float(v), &"integer"))
             }
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
                 match v {
@@ -129,6 +141,18 @@ pub enum QGASeek {
     Set,
     Cur,
     End,
+}
+
+impl GuestFileWhence {
+    /// qemu-ga's whence code: the names stand for 0, 1 and 2.
+    pub fn code(&self) -> i64 {
+        match self {
+            GuestFileWhence::Value(v) => *v,
+            GuestFileWhence::Name(QGASeek::Set) => 0,
+            GuestFileWhence::Name(QGASeek::Cur) => 1,
+            GuestFileWhence::Name(QGASeek::End) => 2,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -228,6 +252,17 @@ pub struct GuestDiskAddress {
     pub serial: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dev: Option<String>,
+    #[serde(rename = "ccw-address", skip_serializing_if = "Option::is_none")]
+    pub ccw_address: Option<GuestCCWAddress>,
+}
+
+/// An s390 channel I/O address.
+#[derive(Debug, Serialize)]
+pub struct GuestCCWAddress {
+    pub cssid: i64,
+    pub ssid: i64,
+    pub subchno: i64,
+    pub devno: i64,
 }
 
 #[derive(Debug, Serialize)]
@@ -241,6 +276,18 @@ pub struct GuestFilesystemInfo {
     #[serde(rename = "total-bytes", skip_serializing_if = "Option::is_none")]
     pub total_bytes: Option<u64>,
     pub disk: Vec<GuestDiskAddress>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct GuestDiskInfo {
+    pub name: String,
+    pub partition: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dependencies: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub address: Option<GuestDiskAddress>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alias: Option<String>,
 }
 
 // ---- network ----------------------------------------------------------------

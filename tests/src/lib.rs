@@ -2,7 +2,7 @@
 //! (as root, as in production) on a unix socket in a private directory, talk
 //! to it like a host does, and look at its processes through /proc.
 
-pub mod reference;
+pub mod qemu_ga;
 
 use serde_json::Value;
 use std::io::{Read, Write};
@@ -62,6 +62,11 @@ pub struct Agent {
     pub socket: PathBuf,
     pub policy: PathBuf,
     pub log: PathBuf,
+    extra_args: Vec<String>,
+    /// Extra environment variables of the helper (and so of its programs).
+    env: Vec<(String, String)>,
+    /// How many "agent ready" lines the log held before the latest start.
+    starts_logged: usize,
     child: Child,
 }
 
@@ -83,40 +88,52 @@ impl Agent {
     }
 
     /// Starts the agent with extra environment variables (TZ, QGA_OS_RELEASE
-    /// and the like, which the agent reads as qemu-ga does).
+    /// and the like, which the agent reads as qemu-ga does); a restart keeps
+    /// them.
     pub fn start_with_env(options: AgentOptions, env: &[(&str, &str)]) -> Agent {
         require_root();
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|&(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         let dir = TempDir::new("agent");
         let socket = dir.0.join("qga.sock");
         let policy = dir.0.join("policy.toml");
         let log = dir.0.join("agent.log");
         std::fs::write(&policy, options.policy).expect("write policy");
-        let child = Command::new(bin_dir().join("agent-helper"))
-            .args(["-m", "unix-listen", "-p"])
-            .arg(&socket)
-            .arg("-t")
-            .arg(&dir.0)
-            .arg("-f")
-            .arg(dir.0.join("agent.pid"))
-            .arg("-l")
-            .arg(&log)
-            .arg("--policy")
-            .arg(&policy)
-            .arg("-v")
-            .args(&options.extra_args)
-            .envs(env.iter().copied())
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("start agent-helper");
+        // An empty qemu-ga config of its own, so the machine's
+        // /etc/qemu/qemu-ga.conf cannot change what a test sees; a test can
+        // name another with -c in its extra arguments (the last -c wins).
+        std::fs::write(dir.0.join("qemu-ga.conf"), "").expect("write qemu-ga.conf");
+        let child = spawn_helper(&dir.0, &socket, &log, &policy, &options.extra_args, &env);
         let mut agent = Agent {
             dir,
             socket,
             policy,
             log,
+            extra_args: options.extra_args,
+            env,
+            starts_logged: 0,
             child,
         };
         agent.wait_ready();
         agent
+    }
+
+    /// Stops the agent with SIGTERM and starts it again with the same
+    /// statedir, socket, policy and log, as a service manager would.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.starts_logged = self.log_text().matches("agent ready").count();
+        self.child = spawn_helper(
+            &self.dir.0,
+            &self.socket,
+            &self.log,
+            &self.policy,
+            &self.extra_args,
+            &self.env,
+        );
+        self.wait_ready();
     }
 
     fn wait_ready(&mut self) {
@@ -125,12 +142,56 @@ impl Agent {
             if let Ok(Some(status)) = self.child.try_wait() {
                 panic!("agent-helper exited early: {status}\n{}", self.log_text());
             }
-            if self.socket.exists() && self.log_text().contains("agent ready") {
+            // A helper that starts frozen logs nothing until the thaw.
+            let frozen_start = self.dir.0.join("qga.state.isfrozen").exists();
+            if self.socket.exists()
+                && (frozen_start
+                    || self.log_text().matches("agent ready").count() > self.starts_logged)
+            {
                 return;
             }
             std::thread::sleep(Duration::from_millis(20));
         }
         panic!("agent did not come up\n{}", self.log_text());
+    }
+
+    /// Kills the helper with SIGKILL, as a crash would (its front dies with
+    /// it), and starts it again with the same statedir, socket, policy and
+    /// log.
+    pub fn crash_and_restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        // The crashed helper left its socket; readiness must not be judged
+        // by it.
+        let _ = std::fs::remove_file(&self.socket);
+        self.starts_logged = self.log_text().matches("agent ready").count();
+        self.child = spawn_helper(
+            &self.dir.0,
+            &self.socket,
+            &self.log,
+            &self.policy,
+            &self.extra_args,
+            &self.env,
+        );
+        self.wait_ready();
+    }
+
+    /// SIGTERM, then SIGKILL if the helper has not exited within 5 s.
+    fn stop(&mut self) {
+        if let Ok(Some(_)) = self.child.try_wait() {
+            // Already reaped: its pid may belong to another process now.
+            return;
+        }
+        self.signal(libc::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     pub fn helper_pid(&self) -> u32 {
@@ -177,17 +238,37 @@ impl Agent {
 
 impl Drop for Agent {
     fn drop(&mut self) {
-        self.signal(libc::SIGTERM);
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.stop();
     }
+}
+
+fn spawn_helper(
+    statedir: &Path,
+    socket: &Path,
+    log: &Path,
+    policy: &Path,
+    extra_args: &[String],
+    env: &[(String, String)],
+) -> Child {
+    Command::new(bin_dir().join("agent-helper"))
+        .arg("-c")
+        .arg(statedir.join("qemu-ga.conf"))
+        .args(["-m", "unix-listen", "-p"])
+        .arg(socket)
+        .arg("-t")
+        .arg(statedir)
+        .arg("-f")
+        .arg(statedir.join("agent.pid"))
+        .arg("-l")
+        .arg(log)
+        .arg("--policy")
+        .arg(policy)
+        .arg("-v")
+        .args(extra_args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("start agent-helper")
 }
 
 /// Processes whose parent is `pid`.
@@ -255,7 +336,12 @@ impl Client {
                 return line[..line.len() - 1].to_vec();
             }
             let mut buf = [0u8; 65536];
-            let n = self.stream.read(&mut buf).expect("read reply from agent");
+            // A read with a timeout is not restarted after a signal (or a
+            // freeze of the test's processes); try again.
+            let n = match self.stream.read(&mut buf) {
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                r => r.expect("read reply from agent"),
+            };
             assert!(n > 0, "agent closed the connection");
             self.pending.extend_from_slice(&buf[..n]);
         }
@@ -312,3 +398,4 @@ pub fn error_of(reply: &Value) -> (String, String) {
         e["desc"].as_str().unwrap_or_default().to_string(),
     )
 }
+pub mod vm;

@@ -16,6 +16,8 @@ use tests::{bin_dir, Agent, AgentOptions};
 const POLICY: &str = "[allow]\ncommands = [\"guest-fsfreeze-status\"]\n";
 
 struct Relay {
+    /// The agent's log file, shown when something goes wrong.
+    log: std::path::PathBuf,
     out: UnixStream,
     lines: std::io::Lines<BufReader<UnixStream>>,
 }
@@ -27,11 +29,16 @@ impl Relay {
             .set_read_timeout(Some(Duration::from_secs(20)))
             .unwrap();
         let mut relay = Relay {
+            log: agent.log.clone(),
             out: stream.try_clone().unwrap(),
             lines: BufReader::new(stream).lines(),
         };
         let first = relay.collect();
         (relay, first)
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     /// Datagrams from the helper until the relay goes idle.
@@ -41,7 +48,7 @@ impl Relay {
             let line = line.expect("relay line");
             match line.as_str() {
                 "idle" => return got,
-                "closed" => panic!("helper closed the link"),
+                "closed" => panic!("helper closed the link; log:\n{}", self.log_text()),
                 l if l.starts_with("send-error") => panic!("{l}"),
                 hex => got.push(unhex(hex)),
             }
@@ -55,10 +62,26 @@ impl Relay {
         self.collect()
     }
 
+    /// Sends one request and waits for the reply with its sequence number.
+    /// Late replies to earlier (mutated but valid) requests are skipped; on
+    /// a loaded machine a reply can take longer than one relay poll.
     fn call(&mut self, seq: u32, request: HelperRequest) -> FromHelper {
-        let replies = self.send(&[encode(&ToHelper { seq, request }).unwrap()]);
-        assert_eq!(replies.len(), 1, "one reply per request");
-        decode(&replies[0]).expect("helper reply decodes")
+        let mut replies = self.send(&[encode(&ToHelper {
+            seq,
+            request,
+            id: None,
+        })
+        .unwrap()]);
+        for _ in 0..100 {
+            for bytes in replies.drain(..) {
+                let message: FromHelper = decode(&bytes).expect("helper reply decodes");
+                if matches!(message, FromHelper::Reply { seq: got, .. } if got == seq) {
+                    return message;
+                }
+            }
+            replies = self.send(&[]);
+        }
+        panic!("no reply to request {seq}; log:\n{}", self.log_text());
     }
 }
 
@@ -73,8 +96,12 @@ fn unhex(text: &str) -> Vec<u8> {
 }
 
 fn start() -> Agent {
+    start_with_policy(POLICY)
+}
+
+fn start_with_policy(policy: &str) -> Agent {
     Agent::start_with(AgentOptions {
-        policy: POLICY,
+        policy,
         extra_args: vec![
             "--front-path".into(),
             bin_dir()
@@ -130,6 +157,7 @@ fn helper_drops_truncated_oversized_and_garbage_messages_and_keeps_serving() {
     let valid = encode(&ToHelper {
         seq: 1,
         request: HelperRequest::FsfreezeStatus,
+        id: None,
     })
     .unwrap();
     let mut trailing = valid.clone();
@@ -189,6 +217,109 @@ fn helper_drops_truncated_oversized_and_garbage_messages_and_keeps_serving() {
     assert!(dropped < 40, "but rate-limited ({dropped} lines)");
 }
 
+#[test]
+fn a_forged_request_id_cannot_flood_or_forge_the_audit_log() {
+    let agent = start();
+    let (mut relay, _) = Relay::connect(&agent);
+    // A line break to start a forged line, then enough to flood the log.
+    let id = format!(
+        "1\n2026-01-01T00:00:00Z  INFO audit: decision forged{}",
+        "x".repeat(100_000)
+    );
+    let replies = relay.send(&[encode(&ToHelper {
+        seq: 5,
+        request: HelperRequest::GetTime,
+        id: Some(id),
+    })
+    .unwrap()]);
+    let reply: FromHelper = decode(&replies[0]).unwrap();
+    assert!(
+        matches!(
+            reply,
+            FromHelper::Reply {
+                seq: 5,
+                result: Err(_)
+            }
+        ),
+        "{reply:?}"
+    );
+    let log = agent.log_text();
+    let audit: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("audit: decision") && l.contains("guest-get-time"))
+        .collect();
+    assert_eq!(audit.len(), 1, "{log}");
+    assert!(audit[0].len() < 500, "{}", audit[0]);
+    assert!(
+        !log.lines().any(|l| l.starts_with("2026-01-01T00:00:00Z")),
+        "{log}"
+    );
+    assert!(audit[0].contains(r#"id="1\n2026-01-01"#), "{}", audit[0]);
+}
+
+#[test]
+fn helper_bounds_file_requests_itself() {
+    use protocol::limits::FILE_CHUNK_BYTES;
+    let agent =
+        start_with_policy("[allow]\ncommands = [\"guest-fsfreeze-status\", \"guest-file-*\"]\n");
+    let (mut relay, _) = Relay::connect(&agent);
+    let work = tests::TempDir::new("hostile-files");
+    let path = work.0.join("f");
+    std::fs::write(&path, vec![7u8; 3 * FILE_CHUNK_BYTES]).unwrap();
+    let result = |reply: FromHelper| match reply {
+        FromHelper::Reply { result, .. } => result,
+        other => panic!("{other:?}"),
+    };
+    let open = HelperRequest::FileOpen {
+        path: path.to_string_lossy().into_owned(),
+        mode: protocol::file_mode::OpenMode::parse("r+").unwrap(),
+    };
+    let Ok(HelperReply::FileHandle(handle)) = result(relay.call(1, open)) else {
+        panic!("open failed")
+    };
+    let desc = |r: Result<HelperReply, protocol::QgaError>| r.unwrap_err().desc;
+    // Replies never exceed one chunk of data, whatever the front asks.
+    for count in [FILE_CHUNK_BYTES as i64 + 1, 48 << 20] {
+        let reply = result(relay.call(2, HelperRequest::FileRead { handle, count }));
+        assert_eq!(
+            desc(reply),
+            "guest agent internal error: file read larger than one chunk"
+        );
+    }
+    let reply = result(relay.call(3, HelperRequest::FileRead { handle, count: -5 }));
+    assert_eq!(desc(reply), "value '-5' is invalid for argument count");
+    let too_much = HelperRequest::FileWrite {
+        handle,
+        data: vec![1u8; FILE_CHUNK_BYTES + 1],
+    };
+    assert_eq!(
+        desc(result(relay.call(4, too_much))),
+        "guest agent internal error: file write larger than one chunk"
+    );
+    let seek = HelperRequest::FileSeek {
+        handle,
+        offset: 0,
+        whence: 9,
+    };
+    assert_eq!(desc(result(relay.call(5, seek))), "invalid whence code 9");
+    let full = HelperRequest::FileRead {
+        handle,
+        count: FILE_CHUNK_BYTES as i64,
+    };
+    match result(relay.call(6, full)) {
+        Ok(HelperReply::FileData { data, eof }) => {
+            assert_eq!(data.len(), FILE_CHUNK_BYTES);
+            assert!(!eof);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        std::fs::read(&path).unwrap().iter().all(|&b| b == 7),
+        "nothing written"
+    );
+    assert_status_works(&mut relay, 7);
+}
+
 /// Values that fail qemu-ga's checks cannot be made on the front's side of
 /// the link, and do not decode on the helper's: a request whose key is a
 /// comment line, or whose user name holds a NUL, is dropped unanswered,
@@ -206,7 +337,12 @@ fn helper_drops_ssh_requests_with_unchecked_values() {
     // Encoded with a placeholder (the first byte of `from`), which is then
     // changed on the wire.
     let patched = |request: HelperRequest, from: &[u8], to: u8| {
-        let mut bytes = encode(&ToHelper { seq: 3, request }).unwrap();
+        let mut bytes = encode(&ToHelper {
+            seq: 3,
+            request,
+            id: None,
+        })
+        .unwrap();
         let at = bytes
             .windows(from.len())
             .position(|w| w == from)

@@ -8,7 +8,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
-use tests::reference::ReferenceAgent;
+use tests::qemu_ga::QemuGa;
 use tests::{error_of, Agent, AgentOptions, Client, TempDir};
 
 const ALLOW_ALL: &str = "default = \"allow\"\n";
@@ -47,7 +47,7 @@ fn same_replies(ours: &mut Client, theirs: &mut Client, requests: &[&str]) {
 #[test]
 fn osinfo_and_host_name_match_qemu_ga() {
     let agent = start_ours(&[]);
-    let reference = ReferenceAgent::start(&[], &[]);
+    let reference = QemuGa::start(&[]);
     let (mut ours, mut theirs) = (agent.connect(), reference.connect());
     same_replies(
         &mut ours,
@@ -86,7 +86,7 @@ fn host_name_follows_renames_like_qemu_ga() {
         assert_eq!(unsafe { libc::unshare(libc::CLONE_NEWUTS) }, 0);
         set_host_name("qga-parity-test");
         let agent = start_ours(&[]);
-        let reference = ReferenceAgent::start(&[], &[]);
+        let reference = QemuGa::start(&[]);
         let (mut ours, mut theirs) = (agent.connect(), reference.connect());
         let request = r#"{"execute":"guest-get-host-name"}"#;
         for name in [
@@ -139,7 +139,7 @@ fn osinfo_reads_os_release_as_qemu_ga_does() {
     // qemu-ga reads QGA_OS_RELEASE instead of /etc/os-release when it is
     // set; so does the agent, and /etc stays untouched.
     let agent = start_ours(&[("QGA_OS_RELEASE", path)]);
-    let reference = ReferenceAgent::start(&[], &[("QGA_OS_RELEASE", path)]);
+    let reference = QemuGa::start_with_env(&[], &[("QGA_OS_RELEASE", path)]);
     let (mut ours, mut theirs) = (agent.connect(), reference.connect());
     let request = r#"{"execute":"guest-get-osinfo"}"#;
     for case in OS_RELEASE_CASES {
@@ -192,7 +192,7 @@ fn timezone_matches_qemu_ga() {
     for tz in zones {
         let env: Vec<(&str, &str)> = tz.map(|z| ("TZ", z)).into_iter().collect();
         let agent = start_ours(&env);
-        let reference = ReferenceAgent::start(&[], &env);
+        let reference = QemuGa::start_with_env(&[], &env);
         let expected = line(&mut reference.connect(), request);
         let got = line(&mut agent.connect(), request);
         assert_eq!(got, expected, "TZ={tz:?}");
@@ -315,7 +315,7 @@ fn users_come_from_utmp_as_qemu_ga_reports_them() {
     utmp.put(libc::USER_PROCESS, &long, "runon", 1_700_000_002, 1);
 
     let agent = start_ours(&[]);
-    let reference = ReferenceAgent::start(&[], &[]);
+    let reference = QemuGa::start(&[]);
     let request = r#"{"execute":"guest-get-users"}"#;
     let expected = line(&mut reference.connect(), request);
     let got = line(&mut agent.connect(), request);
@@ -355,7 +355,7 @@ fn members(v: &Value) -> Vec<String> {
 #[test]
 fn diskstats_and_cpustats_match_qemu_ga() {
     let agent = start_ours(&[]);
-    let reference = ReferenceAgent::start(&[], &[]);
+    let reference = QemuGa::start(&[]);
     let (mut ours, mut theirs) = (agent.connect(), reference.connect());
 
     // qemu-ga is asked first; counters only grow in between.
@@ -629,7 +629,7 @@ enum Start {
 fn ssh_keys_match_qemu_ga_step_by_step() {
     let user = TestUser::create("d");
     let agent = start_ours(&[]);
-    let reference = ReferenceAgent::start(&[], &[]);
+    let reference = QemuGa::start(&[]);
     let (mut ours, mut theirs) = (agent.connect(), reference.connect());
     let u = &user.name;
     let get = format!(
@@ -1043,4 +1043,80 @@ fn user_lookups_through_systemd_userdb_keep_the_helper_alive() {
     })
     .join()
     .unwrap();
+}
+
+/// `[rules.guest-ssh-*] users` names whose keys the host may touch: the
+/// named user's keys are read, added and removed, another user's are
+/// refused with the rule before anything in their home is looked at.
+#[test]
+fn ssh_key_rules_limit_the_commands_to_their_users() {
+    let allowed = TestUser::create("ra");
+    let other = TestUser::create("rb");
+    other.set_up(Some(b"ssh-ed25519 AAAAother other@host\n"));
+    let before = other.snapshot();
+    let rules: String = [
+        "guest-ssh-get-authorized-keys",
+        "guest-ssh-add-authorized-keys",
+        "guest-ssh-remove-authorized-keys",
+    ]
+    .iter()
+    .map(|c| format!("[rules.{c}]\nusers = [\"{}\"]\n", allowed.name))
+    .collect();
+    let agent = Agent::start(&format!(
+        "[allow]\ncommands = [\"guest-ping\", \"guest-ssh-*\"]\n{rules}"
+    ));
+    let mut host = agent.connect();
+    let key = r#"["ssh-ed25519 AAAAnew new@host"]"#;
+
+    let reply = host.request(&request_for(
+        &allowed,
+        "guest-ssh-add-authorized-keys",
+        Some(key),
+    ));
+    assert_eq!(reply, json!({"return": {}}));
+    let reply = host.request(&request_for(
+        &allowed,
+        "guest-ssh-get-authorized-keys",
+        None,
+    ));
+    assert_eq!(
+        reply,
+        json!({"return": {"keys": ["ssh-ed25519 AAAAnew new@host"]}})
+    );
+
+    for (command, keys) in [
+        ("guest-ssh-get-authorized-keys", None),
+        ("guest-ssh-add-authorized-keys", Some(key)),
+        ("guest-ssh-remove-authorized-keys", Some(key)),
+    ] {
+        let (class, desc) = error_of(&host.request(&request_for(&other, command, keys)));
+        assert_eq!(class, "GenericError");
+        assert!(
+            desc.starts_with(&format!("Command {command} denied by policy (")),
+            "{desc}"
+        );
+        assert!(
+            desc.contains(&format!("no pattern matches \"{}\"", other.name)),
+            "{desc}"
+        );
+    }
+    assert_eq!(other.snapshot(), before, "the other user's keys untouched");
+
+    let reply = host.request(&request_for(
+        &allowed,
+        "guest-ssh-remove-authorized-keys",
+        Some(key),
+    ));
+    assert_eq!(reply, json!({"return": {}}));
+    assert_eq!(std::fs::read(allowed.keys_file()).unwrap(), b"");
+
+    let log = agent.log_text();
+    let refusals = log
+        .lines()
+        .filter(|l| {
+            l.contains("audit: decision") && l.contains("allowed=false") && l.contains(&other.name)
+        })
+        .count();
+    assert_eq!(refusals, 3, "one audit event per refusal:\n{log}");
+    assert!(!log.contains("AAAA"), "keys never reach the log");
 }

@@ -2,16 +2,24 @@
 //! commands are answered here; the others decode their arguments, become one
 //! typed helper request, and turn the helper's reply into qemu-ga's result.
 
+mod cpu;
+mod disks;
+mod files;
 mod fsfreeze;
+mod fstrim;
+mod memory;
+mod network;
+mod password;
+mod power;
 mod protocol_cmds;
-mod time;
-
 mod ssh;
 mod sysinfo;
+mod time;
 
 use crate::args;
 use crate::link::{CallError, HelperLink};
 use protocol::internal::{HelperReply, HelperRequest};
+use protocol::power::SuspendMode;
 use protocol::QgaError;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -29,6 +37,30 @@ pub async fn run(name: &str, arguments: Arguments<'_>, link: &mut HelperLink) ->
         "guest-info" => protocol_cmds::info(arguments, link),
         "guest-get-time" => time::get_time(arguments, link).await,
         "guest-fsfreeze-status" => fsfreeze::status(arguments, link).await,
+        "guest-fsfreeze-freeze" => fsfreeze::freeze(arguments, link).await,
+        "guest-fsfreeze-freeze-list" => fsfreeze::freeze_list(arguments, link).await,
+        "guest-fsfreeze-thaw" => fsfreeze::thaw(arguments, link).await,
+        "guest-fstrim" => fstrim::fstrim(arguments, link).await,
+        "guest-set-user-password" => password::set_user_password(arguments, link).await,
+        "guest-shutdown" => power::shutdown(arguments, link).await,
+        "guest-suspend-disk" => power::suspend(SuspendMode::Disk, arguments, link).await,
+        "guest-suspend-ram" => power::suspend(SuspendMode::Ram, arguments, link).await,
+        "guest-suspend-hybrid" => power::suspend(SuspendMode::Hybrid, arguments, link).await,
+        "guest-set-time" => time::set_time(arguments, link).await,
+        "guest-file-open" => files::open(arguments, link).await,
+        "guest-file-close" => files::close(arguments, link).await,
+        "guest-file-read" => files::read(arguments, link).await,
+        "guest-file-write" => files::write(arguments, link).await,
+        "guest-file-seek" => files::seek(arguments, link).await,
+        "guest-file-flush" => files::flush(arguments, link).await,
+        "guest-get-vcpus" => cpu::get_vcpus(arguments, link).await,
+        "guest-set-vcpus" => cpu::set_vcpus(arguments, link).await,
+        "guest-get-memory-blocks" => memory::get_blocks(arguments, link).await,
+        "guest-set-memory-blocks" => memory::set_blocks(arguments, link).await,
+        "guest-get-memory-block-info" => memory::get_block_info(arguments, link).await,
+        "guest-network-get-interfaces" => network::get_interfaces(arguments, link).await,
+        "guest-get-fsinfo" => disks::get_fsinfo(arguments, link).await,
+        "guest-get-disks" => disks::get_disks(arguments, link).await,
         "guest-get-host-name" => sysinfo::host_name(arguments, link).await,
         "guest-get-users" => sysinfo::users(arguments, link).await,
         "guest-get-timezone" => sysinfo::timezone(arguments, link).await,

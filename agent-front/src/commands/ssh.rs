@@ -47,7 +47,7 @@ pub async fn remove(arguments: Arguments<'_>, link: &mut HelperLink) -> CommandR
 
 fn updated(reply: HelperReply) -> CommandResult {
     match reply {
-        HelperReply::AuthorizedKeysUpdated => Ok(Some(json!({}))),
+        HelperReply::Done => Ok(Some(json!({}))),
         other => Err(unexpected(other)),
     }
 }

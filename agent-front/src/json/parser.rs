@@ -169,27 +169,19 @@ fn string(raw: &[u8]) -> Parsed<String> {
             out.push(c);
             continue;
         }
-        let len = utf8_sequence_length(b);
-        let chunk = body
-            .get(i..i + len)
-            .ok_or_else(|| error("invalid UTF-8 sequence in string"))?;
-        match std::str::from_utf8(chunk) {
-            Ok(s) if len > 0 => out.push_str(s),
-            _ => return Err(error("invalid UTF-8 sequence in string")),
+        // Everything up to the next escape is plain text: check it as UTF-8
+        // in one go (a backslash is ASCII, so it never splits a character).
+        let end = body[i..]
+            .iter()
+            .position(|&c| c == b'\\')
+            .map_or(body.len(), |p| i + p);
+        match std::str::from_utf8(&body[i..end]) {
+            Ok(text) => out.push_str(text),
+            Err(_) => return Err(error("invalid UTF-8 sequence in string")),
         }
-        i += len;
+        i = end;
     }
     Ok(out)
-}
-
-fn utf8_sequence_length(lead: u8) -> usize {
-    match lead {
-        0x00..=0x7F => 1,
-        0xC2..=0xDF => 2,
-        0xE0..=0xEF => 3,
-        0xF0..=0xF4 => 4,
-        _ => 0,
-    }
 }
 
 /// After `\u`: four hex digits, and for a high surrogate a second `\uXXXX`
@@ -211,9 +203,8 @@ fn unicode_escape(rest: &[u8]) -> Parsed<(char, usize)> {
     if (0xDC00..0xE000).contains(&first) {
         return Err(error("invalid \\uXXXX escape (unpaired low surrogate)"));
     }
-    if first == 0 {
-        return Err(error("\\u0000 is not supported"));
-    }
+    // qemu-ga 7.2 accepts \u0000 (it keeps it as modified UTF-8 and echoes
+    // it back as \u0000); so does this parser.
     let c = char::from_u32(first).ok_or_else(|| error("invalid \\uXXXX escape"))?;
     Ok((c, 4))
 }

@@ -48,9 +48,7 @@ impl Streamer {
     /// Feeds bytes; every completed value or error goes to `out`, in order.
     pub fn feed(&mut self, input: &[u8], out: &mut impl FnMut(StreamItem)) {
         let mut lexer = std::mem::take(&mut self.lexer);
-        for &byte in input {
-            lexer.feed(byte, &mut |token| self.token(token, out));
-        }
+        lexer.feed_slice(input, &mut |token| self.token(token, out));
         self.lexer = lexer;
     }
 

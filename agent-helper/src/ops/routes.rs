@@ -60,15 +60,15 @@ fn parse(text: &[u8], family: Family) -> Vec<GuestNetworkRoute> {
 /// `Iface Destination Gateway Flags RefCnt Use Metric Mask MTU Window IRTT`,
 /// addresses in hexadecimal in host (little-endian) byte order.
 fn parse_v4(line: &[u8]) -> Option<GuestNetworkRoute> {
-    let mut s = Scanner::new(line);
-    let iface = s.word(None)?;
-    let destination = s.hex_uint()?;
-    let gateway = s.hex_uint()?;
-    let flags = s.hex_uint()?;
+    let mut s = Scanner::from_bytes(line);
+    let iface = s.token(None)?;
+    let destination = s.unsigned(16)?;
+    let gateway = s.unsigned(16)?;
+    let flags = s.unsigned(16)?;
     let refcnt = s.int()?;
     let use_count = s.int()?;
     let metric = s.int()?;
-    let mask = s.hex_uint()?;
+    let mask = s.unsigned(16)?;
     let mtu = s.int()?;
     let window = s.int()?;
     let irtt = s.int()?;
@@ -89,6 +89,11 @@ fn parse_v4(line: &[u8]) -> Option<GuestNetworkRoute> {
     })
 }
 
+/// `%x` into an `int`: the same bits, read as signed.
+fn hex_int(s: &mut Scanner) -> Option<i32> {
+    s.unsigned(16).map(|v| v as i32)
+}
+
 /// The kernel prints the address as it lies in memory, so its first byte is
 /// the lowest byte of the number read.
 fn dotted_quad(value: u32) -> String {
@@ -99,17 +104,17 @@ fn dotted_quad(value: u32) -> String {
 /// `dest dest_len src src_len next_hop metric refcnt use flags iface`, with
 /// 32-digit addresses and the numbers in hexadecimal.
 fn parse_v6(line: &[u8]) -> Option<GuestNetworkRoute> {
-    let mut s = Scanner::new(line);
-    let destination = s.word(Some(32))?;
-    let destination_len = s.hex_int()?;
-    let source = s.word(Some(32))?;
-    let source_len = s.hex_int()?;
-    let next_hop = s.word(Some(32))?;
-    let metric = s.hex_int()?;
-    let refcnt = s.hex_int()?;
-    let use_count = s.hex_int()?;
-    let flags = s.hex_int()?;
-    let iface = s.word(None)?;
+    let mut s = Scanner::from_bytes(line);
+    let destination = s.token(Some(32))?;
+    let destination_len = hex_int(&mut s)?;
+    let source = s.token(Some(32))?;
+    let source_len = hex_int(&mut s)?;
+    let next_hop = s.token(Some(32))?;
+    let metric = hex_int(&mut s)?;
+    let refcnt = hex_int(&mut s)?;
+    let use_count = hex_int(&mut s)?;
+    let flags = hex_int(&mut s)?;
+    let iface = s.token(None)?;
     // qemu-ga leaves out a route whose destination does not decode, and
     // only the member for a source or next hop that does not.
     let destination = ipv6_text(destination)?;

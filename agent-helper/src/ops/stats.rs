@@ -37,17 +37,19 @@ const DISK_FIELD_IS_UINT: [bool; 17] = [
 pub fn parse_diskstats(text: &[u8]) -> Vec<GuestDiskStatsInfo> {
     let mut out = Vec::new();
     for line in text.split(|&b| b == b'\n') {
-        let mut s = Scanner::new(line);
-        let (Some(major), Some(minor), Some(name)) = (s.uint(), s.uint(), s.word(None)) else {
+        let mut s = Scanner::from_bytes(line);
+        let (Some(major), Some(minor), Some(name)) =
+            (s.unsigned(10), s.unsigned(10), s.token(None))
+        else {
             continue;
         };
         let mut f = [0u64; 17];
         let mut count = 3;
         for (slot, &is_uint) in f.iter_mut().zip(&DISK_FIELD_IS_UINT) {
             let value = if is_uint {
-                s.uint().map(u64::from)
+                s.unsigned(10).map(u64::from)
             } else {
-                s.ulong()
+                s.unsigned_long()
             };
             match value {
                 Some(v) => {
@@ -124,8 +126,8 @@ pub fn parse_cpustats(text: &[u8], hz: u64) -> Vec<GuestLinuxCpuStats> {
     let ms = |ticks: u64| ticks.wrapping_mul(1000) / hz;
     let mut out = Vec::new();
     for line in text.split(|&b| b == b'\n') {
-        let mut s = Scanner::new(line);
-        let Some(name) = s.word(None) else {
+        let mut s = Scanner::from_bytes(line);
+        let Some(name) = s.token(None) else {
             continue;
         };
         // The first line, "cpu", is the sum of all CPUs.
@@ -135,7 +137,7 @@ pub fn parse_cpustats(text: &[u8], hz: u64) -> Vec<GuestLinuxCpuStats> {
         let mut t = [0u64; 10];
         let mut count = 1;
         for slot in t.iter_mut() {
-            match s.ulong() {
+            match s.unsigned_long() {
                 Some(v) => {
                     *slot = v;
                     count += 1;

@@ -3,7 +3,6 @@
 //! `strerror`).
 
 use nix::errno::Errno;
-use std::ffi::CStr;
 use std::io::Read;
 use std::path::Path;
 
@@ -26,15 +25,7 @@ pub fn errno_of(e: &std::io::Error) -> Errno {
 
 /// The C library's text for `errno`, as `strerror` gives it.
 pub fn strerror(errno: Errno) -> String {
-    let mut buf = [0 as libc::c_char; 128];
-    // SAFETY: buf is valid for its length; the XSI strerror_r writes a
-    // NUL-terminated string into it (truncated if need be).
-    unsafe { libc::strerror_r(errno as libc::c_int, buf.as_mut_ptr(), buf.len()) };
-    // SAFETY: buf holds a NUL-terminated string (it was zeroed and the last
-    // byte is never written past).
-    unsafe { CStr::from_ptr(buf.as_ptr()) }
-        .to_string_lossy()
-        .into_owned()
+    protocol::error::strerror(errno as i32)
 }
 
 #[cfg(test)]

@@ -1,0 +1,25 @@
+//! Where the policy comes from: the policy file, with qemu-ga's block and
+//! allow lists (command line and config file) layered over it. Loaded at
+//! start and again on each SIGHUP; the lists are fixed at start.
+
+use policy::{Policy, PolicyErrors, RpcLists};
+use std::path::PathBuf;
+
+pub struct PolicySource {
+    pub path: PathBuf,
+    pub rpc_lists: RpcLists,
+}
+
+impl PolicySource {
+    pub fn load(&self) -> Result<Policy, PolicyErrors> {
+        Policy::load(&self.path).map(|p| p.with_rpc_lists(self.rpc_lists.clone()))
+    }
+}
+
+/// Logs what is valid but probably not meant: rules that never apply,
+/// unknown names in the lists, and so on (the same as --check-policy).
+pub fn log_warnings(policy: &Policy) {
+    for d in policy.diagnostics() {
+        tracing::warn!(diagnostic = %d, "policy warning");
+    }
+}

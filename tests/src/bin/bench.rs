@@ -1,0 +1,419 @@
+//! Side-by-side benchmark: Debian's qemu-ga and this agent, started on unix
+//! sockets in the same run, driven by the same client, one table of figures
+//! and ratios. Not a test: numbers on a shared machine are noisy, so only
+//! the ratios of one run mean anything.
+//!
+//!   cargo build --release --workspace && target/release/bench [--reps N]
+
+use base64::Engine;
+use serde_json::Value;
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const QEMU_GA: &str = "/usr/sbin/qemu-ga";
+const PING: &[u8] = b"{\"execute\":\"guest-ping\"}\n";
+
+#[derive(Clone, Copy, PartialEq)]
+enum Which {
+    QemuGa,
+    Ours,
+}
+
+struct Agent {
+    child: Child,
+    socket: PathBuf,
+    dir: PathBuf,
+    started_to_ping: Duration,
+}
+
+impl Agent {
+    fn start(which: Which, dir: &Path) -> Agent {
+        let _ = std::fs::remove_dir_all(dir);
+        std::fs::create_dir_all(dir).unwrap();
+        let socket = dir.join("qga.sock");
+        let t0 = Instant::now();
+        let mut cmd = match which {
+            Which::QemuGa => {
+                let mut c = Command::new(QEMU_GA);
+                c.args(["-m", "unix-listen", "-p"]).arg(&socket);
+                c
+            }
+            Which::Ours => {
+                let exe = std::env::current_exe().unwrap();
+                let policy = dir.join("policy.toml");
+                std::fs::write(&policy, "default = \"allow\"\n").unwrap();
+                let mut c = Command::new(exe.with_file_name("agent-helper"));
+                c.args(["-m", "unix-listen", "-p"])
+                    .arg(&socket)
+                    .arg("--policy")
+                    .arg(&policy);
+                c
+            }
+        };
+        cmd.arg("-t")
+            .arg(dir)
+            .arg("-f")
+            .arg(dir.join("pid"))
+            .arg("-l")
+            .arg(dir.join("log"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let child = cmd.spawn().expect("start agent");
+        let mut conn = loop {
+            if let Ok(c) = UnixStream::connect(&socket) {
+                break c;
+            }
+            assert!(
+                t0.elapsed() < Duration::from_secs(10),
+                "agent did not start"
+            );
+            std::thread::sleep(Duration::from_micros(200));
+        };
+        conn.write_all(PING).unwrap();
+        read_line(&mut conn, &mut Vec::new());
+        let started_to_ping = t0.elapsed();
+        Agent {
+            child,
+            socket,
+            dir: dir.to_path_buf(),
+            started_to_ping,
+        }
+    }
+
+    fn connect(&self) -> UnixStream {
+        UnixStream::connect(&self.socket).unwrap()
+    }
+
+    /// Every process of the agent: qemu-ga itself, or our helper and front.
+    fn pids(&self) -> Vec<u32> {
+        let mut pids = vec![self.child.id()];
+        pids.extend(tests::children_of(self.child.id()));
+        pids
+    }
+
+    fn memory_kib(&self, field: &str) -> u64 {
+        self.pids()
+            .iter()
+            .map(|&p| {
+                tests::status_field(p, field)
+                    .trim_end_matches(" kB")
+                    .trim()
+                    .parse::<u64>()
+                    .unwrap_or(0)
+            })
+            .sum()
+    }
+
+    /// Proportional set size summed over the processes: shared library
+    /// pages are counted once across them, not once per process as with RSS.
+    fn pss_kib(&self) -> u64 {
+        self.pids()
+            .iter()
+            .map(|p| {
+                std::fs::read_to_string(format!("/proc/{p}/smaps_rollup"))
+                    .unwrap_or_default()
+                    .lines()
+                    .find_map(|l| l.strip_prefix("Pss:"))
+                    .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse::<u64>().ok())
+                    .unwrap_or(0)
+            })
+            .sum()
+    }
+
+    fn cpu_seconds(&self) -> f64 {
+        let tick = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+        self.pids()
+            .iter()
+            .map(|p| {
+                let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).unwrap_or_default();
+                let fields: Vec<&str> = stat
+                    .rsplit_once(')')
+                    .map(|(_, r)| r.split_whitespace().collect())
+                    .unwrap_or_default();
+                let ticks = |i: usize| {
+                    fields
+                        .get(i)
+                        .and_then(|v| v.parse::<f64>().ok())
+                        .unwrap_or(0.0)
+                };
+                (ticks(11) + ticks(12)) / tick
+            })
+            .sum()
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn read_line(conn: &mut UnixStream, buf: &mut Vec<u8>) -> Vec<u8> {
+    loop {
+        if let Some(i) = buf.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = buf.drain(..=i).collect();
+            return line;
+        }
+        let mut chunk = vec![0u8; 1 << 20];
+        let n = conn.read(&mut chunk).unwrap();
+        assert!(n > 0, "agent closed the connection");
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+fn request(conn: &mut UnixStream, buf: &mut Vec<u8>, req: &str) -> Value {
+    conn.write_all(req.as_bytes()).unwrap();
+    let line = read_line(conn, buf);
+    let v: Value = serde_json::from_slice(&line).unwrap();
+    assert!(v.get("error").is_none(), "{req}: {v}");
+    v
+}
+
+struct Latency {
+    median_us: f64,
+    p99_us: f64,
+    per_second: f64,
+}
+
+fn latency(agent: &Agent, req: &[u8], count: usize) -> Latency {
+    let mut conn = agent.connect();
+    let mut buf = Vec::new();
+    let mut samples = Vec::with_capacity(count);
+    let t0 = Instant::now();
+    for _ in 0..count {
+        let t = Instant::now();
+        conn.write_all(req).unwrap();
+        read_line(&mut conn, &mut buf);
+        samples.push(t.elapsed().as_secs_f64() * 1e6);
+    }
+    let total = t0.elapsed().as_secs_f64();
+    samples.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    Latency {
+        median_us: samples[count / 2],
+        p99_us: samples[count * 99 / 100],
+        per_second: count as f64 / total,
+    }
+}
+
+/// Payload MiB/s reading `data_file` through guest-file-read in `chunk`
+/// sized calls, data verified.
+fn file_read(agent: &Agent, data_file: &Path, expected: &[u8], chunk: usize) -> f64 {
+    let mut conn = agent.connect();
+    let mut buf = Vec::new();
+    let open = format!(
+        "{{\"execute\":\"guest-file-open\",\"arguments\":{{\"path\":\"{}\",\"mode\":\"r\"}}}}\n",
+        data_file.display()
+    );
+    let handle = request(&mut conn, &mut buf, &open)["return"]
+        .as_i64()
+        .unwrap();
+    let read = format!("{{\"execute\":\"guest-file-read\",\"arguments\":{{\"handle\":{handle},\"count\":{chunk}}}}}\n");
+    let mut got = Vec::with_capacity(expected.len());
+    let t0 = Instant::now();
+    loop {
+        let v = request(&mut conn, &mut buf, &read);
+        let r = &v["return"];
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(r["buf-b64"].as_str().unwrap())
+            .unwrap();
+        got.extend_from_slice(&bytes);
+        if r["eof"].as_bool().unwrap() || bytes.is_empty() {
+            break;
+        }
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    assert!(got == expected, "read data differs");
+    request(
+        &mut conn,
+        &mut buf,
+        &format!("{{\"execute\":\"guest-file-close\",\"arguments\":{{\"handle\":{handle}}}}}\n"),
+    );
+    expected.len() as f64 / (1 << 20) as f64 / secs
+}
+
+fn file_write(agent: &Agent, target: &Path, data: &[u8], chunk: usize) -> f64 {
+    let mut conn = agent.connect();
+    let mut buf = Vec::new();
+    let open = format!(
+        "{{\"execute\":\"guest-file-open\",\"arguments\":{{\"path\":\"{}\",\"mode\":\"w\"}}}}\n",
+        target.display()
+    );
+    let handle = request(&mut conn, &mut buf, &open)["return"]
+        .as_i64()
+        .unwrap();
+    let writes: Vec<String> = data
+        .chunks(chunk)
+        .map(|c| {
+            format!(
+                "{{\"execute\":\"guest-file-write\",\"arguments\":{{\"handle\":{handle},\"buf-b64\":\"{}\"}}}}\n",
+                base64::engine::general_purpose::STANDARD.encode(c)
+            )
+        })
+        .collect();
+    let t0 = Instant::now();
+    for w in &writes {
+        request(&mut conn, &mut buf, w);
+    }
+    request(
+        &mut conn,
+        &mut buf,
+        &format!("{{\"execute\":\"guest-file-close\",\"arguments\":{{\"handle\":{handle}}}}}\n"),
+    );
+    let secs = t0.elapsed().as_secs_f64();
+    assert!(
+        std::fs::read(target).unwrap() == data,
+        "written data differs"
+    );
+    data.len() as f64 / (1 << 20) as f64 / secs
+}
+
+type Figures = Vec<(&'static str, &'static str, f64)>;
+
+fn run_once(which: Which, work: &Path, data_file: &Path, data: &[u8], files: bool) -> Figures {
+    let agent = Agent::start(which, &work.join("agent"));
+    let mut f: Figures = Vec::new();
+    f.push((
+        "start to first ping",
+        "ms",
+        agent.started_to_ping.as_secs_f64() * 1e3,
+    ));
+    std::thread::sleep(Duration::from_millis(200));
+    f.push((
+        "RSS idle (all processes)",
+        "MiB",
+        agent.memory_kib("VmRSS") as f64 / 1024.0,
+    ));
+    f.push((
+        "PSS idle (all processes)",
+        "MiB",
+        agent.pss_kib() as f64 / 1024.0,
+    ));
+    let cpu0 = agent.cpu_seconds();
+    let client0 = client_cpu_seconds();
+    let ping = latency(&agent, PING, 5000);
+    let agent_cpu = agent.cpu_seconds() - cpu0;
+    let client_cpu = client_cpu_seconds() - client0;
+    f.push(("guest-ping median", "us", ping.median_us));
+    f.push(("guest-ping p99", "us", ping.p99_us));
+    f.push(("guest-ping requests/s", "1/s", ping.per_second));
+    f.push((
+        "  client CPU / agent CPU (ping)",
+        "ratio",
+        client_cpu / agent_cpu.max(1e-9),
+    ));
+    let time = latency(&agent, b"{\"execute\":\"guest-get-time\"}\n", 2000);
+    f.push(("guest-get-time median", "us", time.median_us));
+    f.push(("guest-get-time p99", "us", time.p99_us));
+    let info = latency(&agent, b"{\"execute\":\"guest-info\"}\n", 1000);
+    f.push(("guest-info median", "us", info.median_us));
+    f.push(("guest-info p99", "us", info.p99_us));
+    if files {
+        f.push((
+            "file read 64 KiB calls",
+            "MiB/s",
+            file_read(&agent, data_file, data, 64 << 10),
+        ));
+        f.push((
+            "file read 1 MiB calls",
+            "MiB/s",
+            file_read(&agent, data_file, data, 1 << 20),
+        ));
+        let out = work.join("written.bin");
+        f.push((
+            "file write 64 KiB calls",
+            "MiB/s",
+            file_write(&agent, &out, data, 64 << 10),
+        ));
+        f.push((
+            "file write 1 MiB calls",
+            "MiB/s",
+            file_write(&agent, &out, data, 1 << 20),
+        ));
+        let _ = std::fs::remove_file(out);
+    }
+    f.push((
+        "RSS after run",
+        "MiB",
+        agent.memory_kib("VmRSS") as f64 / 1024.0,
+    ));
+    f.push(("PSS after run", "MiB", agent.pss_kib() as f64 / 1024.0));
+    f.push((
+        "RSS high-water mark",
+        "MiB",
+        agent.memory_kib("VmHWM") as f64 / 1024.0,
+    ));
+    f
+}
+
+fn client_cpu_seconds() -> f64 {
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    tv(usage.ru_utime) + tv(usage.ru_stime)
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    values[values.len() / 2]
+}
+
+fn main() {
+    let mut reps = 3;
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        if a == "--reps" {
+            reps = args.next().and_then(|v| v.parse().ok()).unwrap_or(3);
+        }
+    }
+    assert!(Path::new(QEMU_GA).exists(), "install qemu-guest-agent");
+    let work = std::env::temp_dir().join(format!("qga-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&work).unwrap();
+    let data_file = work.join("data.bin");
+    let mut data = vec![0u8; 64 << 20];
+    let mut seed = 0x1234_5678_9ABC_DEF1u64;
+    for b in data.iter_mut() {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        *b = seed as u8;
+    }
+    std::fs::write(&data_file, &data).unwrap();
+    // Does this agent implement the file commands yet?
+    let files = {
+        let probe = Agent::start(Which::Ours, &work.join("probe"));
+        let mut conn = probe.connect();
+        conn.write_all(b"{\"execute\":\"guest-info\"}\n").unwrap();
+        let v: Value = serde_json::from_slice(&read_line(&mut conn, &mut Vec::new())).unwrap();
+        v["return"]["supported_commands"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["name"] == "guest-file-read" && c["enabled"] == true)
+    };
+    let mut runs: [Vec<Figures>; 2] = [Vec::new(), Vec::new()];
+    for _ in 0..reps {
+        runs[0].push(run_once(Which::QemuGa, &work, &data_file, &data, files));
+        runs[1].push(run_once(Which::Ours, &work, &data_file, &data, files));
+    }
+    println!("Median of {reps} runs each, same machine, same client, unix-listen sockets.");
+    println!();
+    println!("| figure | unit | qemu-ga | this agent | ratio (ours / qemu-ga) |");
+    println!("|---|---|---:|---:|---:|");
+    for (i, &(name, unit, _)) in runs[0][0].iter().enumerate() {
+        let mut q: Vec<f64> = runs[0].iter().map(|f| f[i].2).collect();
+        let mut o: Vec<f64> = runs[1].iter().map(|f| f[i].2).collect();
+        let (q, o) = (median(&mut q), median(&mut o));
+        println!("| {name} | {unit} | {q:.2} | {o:.2} | {:.2} |", o / q);
+    }
+    if !files {
+        println!();
+        println!("(file figures skipped: this build does not implement guest-file-* yet)");
+    }
+    let _ = std::fs::remove_dir_all(&work);
+}

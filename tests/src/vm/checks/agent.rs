@@ -1,0 +1,285 @@
+//! The agent itself: guest-info through both client styles, the simple
+//! queries, the policy (denial and reload), and the privilege separation
+//! seen from inside the guest (a killed front, the processes' credentials).
+
+use super::{guest_pid, guest_status, port_events};
+use crate::vm::guest::{AgentKind, DENIED_COMMAND, FRONT_USER, GUEST_POLICY, GUEST_POLICY_PATH};
+use crate::vm::report::Outcome;
+use crate::vm::session::Vm;
+use crate::vm::{error_of, fail, Result};
+use protocol::commands::{self, Availability};
+use serde_json::json;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+pub(super) fn guest_info(vm: &mut Vm) -> Result<Outcome> {
+    let via_libvirt = vm.libvirt_return(json!({"execute": "guest-info"}))?;
+    let via_proxmox = vm.proxmox_return(json!({"execute": "guest-info"}))?;
+    if via_libvirt != via_proxmox {
+        return fail(format!(
+            "guest-info differs between clients:\n{via_libvirt}\n{via_proxmox}"
+        ));
+    }
+    let version = via_libvirt["version"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let list = via_libvirt["supported_commands"]
+        .as_array()
+        .ok_or("guest-info without supported_commands")?;
+    let mut enabled = std::collections::BTreeMap::new();
+    for entry in list {
+        let (Some(name), Some(on), Some(_)) = (
+            entry["name"].as_str(),
+            entry["enabled"].as_bool(),
+            entry["success-response"].as_bool(),
+        ) else {
+            return fail(format!("malformed guest-info entry {entry}"));
+        };
+        enabled.insert(name.to_string(), on);
+    }
+    for always in [
+        "guest-sync-delimited",
+        "guest-sync",
+        "guest-ping",
+        "guest-info",
+    ] {
+        if enabled.get(always) != Some(&true) {
+            return fail(format!("{always} is not enabled in guest-info"));
+        }
+    }
+    if enabled.get(DENIED_COMMAND) != Some(&false) {
+        return fail(format!("{DENIED_COMMAND} is not listed as disabled"));
+    }
+    if vm.image.agent == AgentKind::Ours {
+        // A command this build implements and the guest's policy allows
+        // must be enabled: a skip must never hide a broken command.
+        let policy = policy::Policy::parse(GUEST_POLICY, "guest policy")
+            .map_err(|e| format!("the guest policy does not parse: {e}"))?;
+        for spec in commands::COMMANDS {
+            let expected = spec.availability == Availability::Available
+                && policy.decide_command(spec.name).allowed;
+            if enabled.get(spec.name) != Some(&expected) {
+                return fail(format!(
+                    "guest-info lists {} as {:?}, expected enabled={expected}",
+                    spec.name,
+                    enabled.get(spec.name)
+                ));
+            }
+        }
+    }
+    let on = enabled.values().filter(|&&e| e).count();
+    let detail = format!(
+        "version {version}, {} commands, {on} enabled; same through both clients",
+        enabled.len()
+    );
+    vm.commands = enabled;
+    Ok(Outcome::Pass(detail))
+}
+
+pub(super) fn get_time(vm: &mut Vm) -> Result<Outcome> {
+    let guest = vm.libvirt_return(json!({"execute": "guest-get-time"}))?;
+    let host = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_nanos() as i64;
+    let guest = guest
+        .as_i64()
+        .ok_or(format!("guest-get-time returned {guest}"))?;
+    if guest % 1000 != 0 {
+        return fail(format!(
+            "{guest} is not whole microseconds, as qemu-ga's is"
+        ));
+    }
+    let off = (guest - host) as f64 / 1e9;
+    if off.abs() > 60.0 {
+        return fail(format!("guest clock {off:+.1} s from the host's"));
+    }
+    Ok(Outcome::Pass(format!(
+        "guest clock {off:+.2} s from the host's"
+    )))
+}
+
+pub(super) fn fsfreeze_status(vm: &mut Vm) -> Result<Outcome> {
+    let status = vm.libvirt_return(json!({"execute": "guest-fsfreeze-status"}))?;
+    if status != json!("thawed") {
+        return fail(format!("status {status}, expected \"thawed\""));
+    }
+    Ok(Outcome::Pass("thawed".into()))
+}
+
+pub(super) fn denied_command(vm: &mut Vm) -> Result<Outcome> {
+    let reply =
+        vm.libvirt(json!({"execute": DENIED_COMMAND, "arguments": {"path": "/bin/true"}}))?;
+    let (class, desc) = error_of(&reply)?;
+    let expected = format!("Command {DENIED_COMMAND} has been disabled");
+    if class != "CommandNotFound" || desc != expected {
+        return fail(format!(
+            "got {class}: {desc:?}, expected CommandNotFound: {expected:?}"
+        ));
+    }
+    // The refusal leaves the connection usable.
+    let pong = vm.libvirt_return(json!({"execute": "guest-ping"}))?;
+    if pong != json!({}) {
+        return fail(format!("guest-ping after the refusal returned {pong}"));
+    }
+    let how = match vm.image.agent {
+        AgentKind::Ours => "denied by the guest's policy file",
+        AgentKind::QemuGa => "blocked with -b",
+    };
+    Ok(Outcome::Pass(format!("{class}: {desc} ({how})")))
+}
+
+pub(super) fn front_restart(vm: &mut Vm) -> Result<Outcome> {
+    if vm.image.agent == AgentKind::QemuGa {
+        return Ok(Outcome::Skip(
+            "qemu-ga is one process: no front to restart".into(),
+        ));
+    }
+    // A libvirt-style connection, synced, before the front dies.
+    vm.libvirt_return(json!({"execute": "guest-ping"}))?;
+    let connections = vm.libvirt.connections;
+    let mark = vm.qmp().mark();
+    let old = guest_pid(vm, "agent-front")?.ok_or("no agent-front running in the guest")?;
+    vm.sh(&format!("kill -9 {old}"))?;
+    let killed = Instant::now();
+    let new = loop {
+        if let Some(pid) = guest_pid(vm, "agent-front")?.filter(|&p| p != old) {
+            break pid;
+        }
+        if killed.elapsed() > Duration::from_secs(15) {
+            return fail(format!("no new agent-front 15 s after killing {old}"));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let restarted = killed.elapsed();
+    // The host notices nothing: its next sync goes over the same connection.
+    if !vm.libvirt.is_connected() {
+        return fail("the libvirt-style connection was dropped");
+    }
+    vm.libvirt.sync()?;
+    vm.libvirt_return(json!({"execute": "guest-info"}))?;
+    if vm.libvirt.connections != connections {
+        return fail("the host had to reconnect");
+    }
+    let port_changes = port_events(vm, mark);
+    if port_changes != "none" {
+        return fail(format!("QEMU saw the agent port change: {port_changes}"));
+    }
+    Ok(Outcome::Pass(format!(
+        "front {old} killed, {new} running {:.2} s later; next guest-sync answered on the same connection, the port never closed",
+        restarted.as_secs_f64()
+    )))
+}
+
+pub(super) fn privileges(vm: &mut Vm) -> Result<Outcome> {
+    if vm.image.agent == AgentKind::QemuGa {
+        let pid = guest_pid(vm, "qemu-ga")?.ok_or("no qemu-ga running")?;
+        let st = guest_status(vm, pid)?;
+        let field = |k: &str| st.get(k).cloned().unwrap_or_default();
+        return Ok(Outcome::Skip(format!(
+            "qemu-ga is one process: Uid {}, CapEff {}, Seccomp {}",
+            field("Uid"),
+            field("CapEff"),
+            field("Seccomp")
+        )));
+    }
+    let helper = guest_pid(vm, "agent-helper")?.ok_or("no agent-helper running")?;
+    let front = guest_pid(vm, "agent-front")?.ok_or("no agent-front running")?;
+    let h = guest_status(vm, helper)?;
+    let f = guest_status(vm, front)?;
+    let passwd = vm.sh(&format!("grep '^{FRONT_USER}:' /etc/passwd"))?;
+    let passwd: Vec<&str> = passwd.trim().split(':').collect();
+    let (front_uid, front_gid) = match passwd.as_slice() {
+        [_, _, uid, gid, ..] => (uid.to_string(), gid.to_string()),
+        _ => return fail(format!("no {FRONT_USER} in the guest's /etc/passwd")),
+    };
+    let want =
+        |map: &std::collections::BTreeMap<String, String>, who: &str, key: &str, value: &str| {
+            match map.get(key) {
+                Some(v) if v == value => Ok(()),
+                other => fail(format!("{who} {key} is {other:?}, expected {value:?}")),
+            }
+        };
+    want(&h, "helper", "Uid", "0 0 0 0")?;
+    want(&h, "helper", "Seccomp", "2")?;
+    want(&f, "front", "Uid", &[front_uid.as_str(); 4].join(" "))?;
+    want(&f, "front", "Gid", &[front_gid.as_str(); 4].join(" "))?;
+    // Its own group at most (initgroups adds the primary group).
+    let groups = f.get("Groups").cloned().unwrap_or_default();
+    if groups.split_whitespace().any(|g| g != front_gid) {
+        return fail(format!("front Groups {groups:?}"));
+    }
+    want(&f, "front", "PPid", &helper.to_string())?;
+    for caps in ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"] {
+        want(&f, "front", caps, "0000000000000000")?;
+    }
+    want(&f, "front", "NoNewPrivs", "1")?;
+    want(&f, "front", "Seccomp", "2")?;
+    Ok(Outcome::Pass(format!(
+        "helper {helper}: uid 0, Seccomp 2; front {front}: uid/gid {front_uid}/{front_gid} ({FRONT_USER}), no other groups, no capabilities, NoNewPrivs 1, Seccomp 2"
+    )))
+}
+
+fn write_guest_policy(vm: &mut Vm, text: &str) -> Result<()> {
+    let quoted = text.replace('\'', r"'\''");
+    vm.sh(&format!(
+        "printf '%s' '{quoted}' > {GUEST_POLICY_PATH}.new && mv {GUEST_POLICY_PATH}.new {GUEST_POLICY_PATH} && kill -HUP $(pidof agent-helper)"
+    ))?;
+    Ok(())
+}
+
+/// Waits until guest-info shows `command` with `enabled`.
+fn wait_enabled(vm: &mut Vm, command: &str, enabled: bool) -> Result<Duration> {
+    let started = Instant::now();
+    loop {
+        let info = vm.libvirt_return(json!({"execute": "guest-info"}))?;
+        let now = info["supported_commands"]
+            .as_array()
+            .and_then(|l| l.iter().find(|c| c["name"] == command))
+            .and_then(|c| c["enabled"].as_bool());
+        if now == Some(enabled) {
+            return Ok(started.elapsed());
+        }
+        if started.elapsed() > Duration::from_secs(10) {
+            return fail(format!("{command} still enabled={now:?} 10 s after SIGHUP"));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+pub(super) fn policy_reload(vm: &mut Vm) -> Result<Outcome> {
+    if vm.image.agent == AgentKind::QemuGa {
+        return Ok(Outcome::Skip("qemu-ga 7.2 has no policy to reload".into()));
+    }
+    vm.libvirt_return(json!({"execute": "guest-get-time"}))?;
+    let stricter = GUEST_POLICY.replace(
+        &format!("commands = [\"{DENIED_COMMAND}\"]"),
+        &format!("commands = [\"{DENIED_COMMAND}\", \"guest-get-time\"]"),
+    );
+    if stricter == GUEST_POLICY {
+        return fail("cannot derive the stricter policy from the guest policy");
+    }
+    write_guest_policy(vm, &stricter)?;
+    let took = wait_enabled(vm, "guest-get-time", false)?;
+    let reply = vm.libvirt(json!({"execute": "guest-get-time"}))?;
+    let (class, desc) = error_of(&reply)?;
+    if class != "CommandNotFound" || desc != "Command guest-get-time has been disabled" {
+        return fail(format!(
+            "after the reload guest-get-time gave {class}: {desc:?}"
+        ));
+    }
+    // A broken file leaves the policy in force.
+    write_guest_policy(vm, "default = \"allow\"\nthis is not toml\n")?;
+    std::thread::sleep(Duration::from_millis(500));
+    let reply = vm.libvirt(json!({"execute": "guest-get-time"}))?;
+    if error_of(&reply).is_err() {
+        return fail("a policy file that does not parse replaced the policy in force");
+    }
+    write_guest_policy(vm, GUEST_POLICY)?;
+    wait_enabled(vm, "guest-get-time", true)?;
+    vm.libvirt_return(json!({"execute": "guest-get-time"}))?;
+    Ok(Outcome::Pass(format!(
+        "denying guest-get-time took effect {:.2} s after SIGHUP; an invalid file kept it denied; restoring the file re-enabled it",
+        took.as_secs_f64()
+    )))
+}
