@@ -176,7 +176,7 @@ fn helper_drops_truncated_oversized_and_garbage_messages_and_keeps_serving() {
     );
     assert_status_works(&mut relay, 2);
 
-    // Thousands of random and mutated messages, in batches.
+    // Ten thousand random and mutated messages, in batches.
     let mut seed = 0x9E37_79B9_7F4A_7C15u64;
     let mut next = || {
         seed ^= seed << 13;
@@ -184,7 +184,7 @@ fn helper_drops_truncated_oversized_and_garbage_messages_and_keeps_serving() {
         seed ^= seed << 17;
         seed
     };
-    for batch in 0..20 {
+    for batch in 0..100 {
         let mut datagrams = Vec::new();
         for _ in 0..100 {
             let mut bytes = valid.clone();
@@ -318,6 +318,66 @@ fn helper_bounds_file_requests_itself() {
         "nothing written"
     );
     assert_status_works(&mut relay, 7);
+}
+
+/// A compromised front asks the helper directly for files the policy keeps
+/// out of reach, and for more handles than the helper allows: it gets
+/// neither, and the helper keeps serving.
+#[test]
+fn a_hostile_front_cannot_open_outside_the_rules_or_exhaust_handles() {
+    let dir = tests::TempDir::new("hostile-files");
+    let allowed = dir.0.join("allowed");
+    std::fs::create_dir_all(&allowed).unwrap();
+    std::fs::write(allowed.join("ok.txt"), b"fine").unwrap();
+    std::os::unix::fs::symlink("/etc/shadow", allowed.join("link-to-shadow")).unwrap();
+    let policy = format!(
+        "[allow]\ncommands = [\"guest-fsfreeze-status\", \"guest-file-*\"]\n\
+         [rules.guest-file-open]\npaths = [\"{}/**\"]\nmodes = [\"r\"]\n",
+        allowed.display()
+    );
+    let agent = start_with_policy(&policy);
+    let (mut relay, _) = Relay::connect(&agent);
+    let open = |path: &str, mode: &str| HelperRequest::FileOpen {
+        path: path.to_string(),
+        mode: protocol::file_mode::OpenMode::parse(mode).unwrap(),
+    };
+    let escapes = [
+        ("/etc/shadow", "r"),
+        (&*format!("{}/../../../etc/shadow", allowed.display()), "r"),
+        (&*format!("{}/link-to-shadow", allowed.display()), "r"),
+        (&*format!("{}/ok.txt", allowed.display()), "w"),
+    ];
+    for (i, (path, mode)) in escapes.iter().enumerate() {
+        match relay.call(10 + i as u32, open(path, mode)) {
+            FromHelper::Reply { result: Err(e), .. } => {
+                assert!(
+                    e.desc.contains("denied") || e.desc.contains("disabled"),
+                    "{path}: {e:?}"
+                )
+            }
+            other => panic!("{path} ({mode}) was not refused: {other:?}"),
+        }
+    }
+    let inside = format!("{}/ok.txt", allowed.display());
+    let mut opened = 0;
+    let mut refused = 0;
+    for i in 0..200u32 {
+        match relay.call(100 + i, open(&inside, "r")) {
+            FromHelper::Reply {
+                result: Ok(HelperReply::FileHandle(_)),
+                ..
+            } => opened += 1,
+            FromHelper::Reply { result: Err(_), .. } => refused += 1,
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(
+        opened,
+        protocol::limits::MAX_OPEN_FILE_HANDLES,
+        "handles are bounded"
+    );
+    assert_eq!(refused, 200 - opened);
+    assert_status_works(&mut relay, 999);
 }
 
 /// Values that fail qemu-ga's checks cannot be made on the front's side of

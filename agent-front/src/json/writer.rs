@@ -69,25 +69,42 @@ pub fn write_value(value: &Value, out: &mut Vec<u8>) {
 
 pub fn write_string(s: &str, out: &mut Vec<u8>) {
     out.push(b'"');
-    for c in s.chars() {
-        match c {
-            '"' => out.extend_from_slice(b"\\\""),
-            '\\' => out.extend_from_slice(b"\\\\"),
-            '\u{8}' => out.extend_from_slice(b"\\b"),
-            '\u{c}' => out.extend_from_slice(b"\\f"),
-            '\n' => out.extend_from_slice(b"\\n"),
-            '\r' => out.extend_from_slice(b"\\r"),
-            '\t' => out.extend_from_slice(b"\\t"),
-            ' '..='\u{7e}' => out.push(c as u8),
-            _ => {
-                let mut units = [0u16; 2];
-                for unit in c.encode_utf16(&mut units) {
-                    out.extend_from_slice(format!("\\u{unit:04X}").as_bytes());
-                }
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    while start < bytes.len() {
+        // Printable ASCII other than `"` and `\` is copied as it is, in runs:
+        // a large base64 payload is one run.
+        let run = bytes[start..]
+            .iter()
+            .position(|&b| !(b' '..=b'~').contains(&b) || b == b'"' || b == b'\\')
+            .unwrap_or(bytes.len() - start);
+        out.extend_from_slice(&bytes[start..start + run]);
+        start += run;
+        let Some(c) = s[start..].chars().next() else {
+            break;
+        };
+        write_escaped(c, out);
+        start += c.len_utf8();
+    }
+    out.push(b'"');
+}
+
+fn write_escaped(c: char, out: &mut Vec<u8>) {
+    match c {
+        '"' => out.extend_from_slice(b"\\\""),
+        '\\' => out.extend_from_slice(b"\\\\"),
+        '\u{8}' => out.extend_from_slice(b"\\b"),
+        '\u{c}' => out.extend_from_slice(b"\\f"),
+        '\n' => out.extend_from_slice(b"\\n"),
+        '\r' => out.extend_from_slice(b"\\r"),
+        '\t' => out.extend_from_slice(b"\\t"),
+        _ => {
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                out.extend_from_slice(format!("\\u{unit:04X}").as_bytes());
             }
         }
     }
-    out.push(b'"');
 }
 
 /// C's `%.17g`, which QEMU uses for doubles.

@@ -72,6 +72,15 @@ const CHECKS: &[Check] = &[
         run: storage::freeze_thaw,
     },
     Check {
+        name: "freeze-list, front killed while frozen",
+        needs: &[
+            "guest-fsfreeze-freeze-list",
+            "guest-fsfreeze-thaw",
+            "guest-fsfreeze-status",
+        ],
+        run: storage::freeze_list_across_front_restart,
+    },
+    Check {
         name: "fstrim shrinks the image",
         needs: &["guest-fstrim"],
         run: storage::fstrim,

@@ -93,6 +93,72 @@ fn while_frozen(vm: &mut Vm, frozen: &Value, target: &str) -> Result<Outcome> {
     )))
 }
 
+/// guest-fsfreeze-freeze-list on the data disk by name, then (for this
+/// agent) the front is killed while the disk is frozen: the helper keeps the
+/// frozen state, the new front refuses what it must, and the thaw works.
+pub(super) fn freeze_list_across_front_restart(vm: &mut Vm) -> Result<Outcome> {
+    let list = json!({"execute": "guest-fsfreeze-freeze-list",
+                      "arguments": {"mountpoints": [DATA_MOUNT]}});
+    let frozen = vm.proxmox_return(list)?;
+    let result = frozen_through_restart(vm, &frozen);
+    if result.is_err() {
+        let _ = vm.proxmox(json!({"execute": "guest-fsfreeze-thaw"}));
+    }
+    result
+}
+
+fn frozen_through_restart(vm: &mut Vm, frozen: &Value) -> Result<Outcome> {
+    if frozen != &json!(1) {
+        return fail(format!(
+            "freeze-list of {DATA_MOUNT} returned {frozen}, expected 1"
+        ));
+    }
+    let restarted = if vm.image.agent == crate::vm::guest::AgentKind::Ours {
+        let old =
+            super::guest_pid(vm, "agent-front")?.ok_or("no agent-front running in the guest")?;
+        vm.sh(&format!("kill -9 {old}"))?;
+        let killed = Instant::now();
+        loop {
+            if super::guest_pid(vm, "agent-front")?.is_some_and(|p| p != old) {
+                break;
+            }
+            if killed.elapsed() > Duration::from_secs(15) {
+                return fail(format!("no new agent-front 15 s after killing {old}"));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        format!(
+            "front killed while frozen, new one up in {:.2} s; ",
+            killed.elapsed().as_secs_f64()
+        )
+    } else {
+        String::new()
+    };
+    let status = vm.proxmox_return(json!({"execute": "guest-fsfreeze-status"}))?;
+    if status != json!("frozen") {
+        return fail(format!("status {status} after the front restart"));
+    }
+    let reply = vm.proxmox(json!({"execute": "guest-fsfreeze-freeze"}))?;
+    let (class, desc) = error_of(&reply)?;
+    let expected = "Command guest-fsfreeze-freeze has been disabled: the agent is in frozen state";
+    if class != "CommandNotFound" || desc != expected {
+        return fail(format!(
+            "a second freeze while frozen gave {class}: {desc:?}"
+        ));
+    }
+    let thawed = vm.proxmox_return(json!({"execute": "guest-fsfreeze-thaw"}))?;
+    if thawed != json!(1) {
+        return fail(format!("thaw returned {thawed}"));
+    }
+    let status = vm.proxmox_return(json!({"execute": "guest-fsfreeze-status"}))?;
+    if status != json!("thawed") {
+        return fail(format!("status {status} after the thaw"));
+    }
+    Ok(Outcome::Pass(format!(
+        "freeze-list [{DATA_MOUNT}] froze 1; {restarted}status stayed frozen, freeze refused, thaw returned 1"
+    )))
+}
+
 /// Bytes the host really stores for a (sparse) disk image.
 fn allocated(path: &Path) -> Result<u64> {
     std::fs::metadata(path)
