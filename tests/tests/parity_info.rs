@@ -1018,10 +1018,11 @@ fn user_lookups_through_systemd_userdb_keep_the_helper_alive() {
                 // One varlink call per connection: a JSON text ending in NUL.
                 let mut byte = [0u8; 1];
                 while conn.read(&mut byte).is_ok_and(|n| n == 1) && byte[0] != 0 {}
+                // Counted before the answer, which lets the lookup finish.
+                count.fetch_add(1, Ordering::SeqCst);
                 let _ = conn.write_all(
                     b"{\"error\":\"io.systemd.UserDatabase.NoRecordFound\",\"parameters\":{}}\0",
                 );
-                count.fetch_add(1, Ordering::SeqCst);
             }
         });
         let mut agent = start_ours(&[]);
