@@ -94,11 +94,16 @@ impl StateDir {
     /// The next guest-file handle. A missing or unreadable record starts
     /// again at 1000: handles do not outlive the agent, so reuse is safe.
     pub fn load_fd_counter(&self) -> i64 {
+        self.recorded_fd_counter()
+            .filter(|&n| n >= FIRST_FILE_HANDLE)
+            .unwrap_or(FIRST_FILE_HANDLE)
+    }
+
+    /// The counter as the record holds it, if there is a readable one.
+    pub fn recorded_fd_counter(&self) -> Option<i64> {
         std::fs::read_to_string(self.persistent_state())
             .ok()
             .and_then(|text| parse_fd_counter(&text))
-            .filter(|&n| n >= FIRST_FILE_HANDLE)
-            .unwrap_or(FIRST_FILE_HANDLE)
     }
 
     /// Records the next guest-file handle: written to a temporary file,

@@ -44,11 +44,14 @@ pub struct FileTable {
 
 impl FileTable {
     /// Picks up the handle counter from the statedir and records it there,
-    /// as qemu-ga does at start.
+    /// as qemu-ga does at start (unless the record already says so: a
+    /// synced rewrite costs start-up time for nothing).
     pub fn new(state: StateDir) -> FileTable {
         let next_handle = state.load_fd_counter();
-        if let Err(e) = state.store_fd_counter(next_handle) {
-            tracing::warn!(error = %e, "cannot record the file handle counter");
+        if state.recorded_fd_counter() != Some(next_handle) {
+            if let Err(e) = state.store_fd_counter(next_handle) {
+                tracing::warn!(error = %e, "cannot record the file handle counter");
+            }
         }
         FileTable {
             handles: BTreeMap::new(),
