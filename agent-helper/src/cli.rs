@@ -572,7 +572,8 @@ fn add_list(compat: &mut Compat, name: &str, value: &str, origin: &Origin) {
     }
 }
 
-/// `-b help`: every command, in qemu-ga's registration order.
+/// `-b help`: every command, in qemu-ga's registration order (7.2's
+/// commands as it prints them, then the newer ones).
 pub fn rpc_list() -> String {
     COMMANDS.iter().map(|c| format!("{}\n", c.name)).collect()
 }

@@ -153,6 +153,25 @@ pub fn handle(
             ops::fsinfo::get_fsinfo(&ctx.system).map(HelperReply::Filesystems)
         }
         HelperRequest::GetDisks => ops::disks::get_disks(&ctx.system).map(HelperReply::Disks),
+        HelperRequest::GetHostName => ops::sysinfo::host_name().map(HelperReply::HostName),
+        HelperRequest::GetUsers => ops::users::users().map(HelperReply::Users),
+        HelperRequest::GetTimezone => ops::timezone::timezone().map(HelperReply::Timezone),
+        HelperRequest::GetOsInfo => {
+            ops::sysinfo::os_info().map(|i| HelperReply::OsInfo(Box::new(i)))
+        }
+        HelperRequest::SshGetAuthorizedKeys { user } => {
+            ops::ssh_keys::get(&user).map(HelperReply::AuthorizedKeys)
+        }
+        HelperRequest::SshAddAuthorizedKeys { user, keys, reset } => {
+            ops::ssh_keys::add(&user, &keys, reset).map(|()| HelperReply::Done)
+        }
+        HelperRequest::SshRemoveAuthorizedKeys { user, keys } => {
+            ops::ssh_keys::remove(&user, &keys).map(|()| HelperReply::Done)
+        }
+        HelperRequest::GetDiskstats => ops::stats::diskstats().map(HelperReply::Diskstats),
+        HelperRequest::GetCpustats => ops::stats::cpustats().map(HelperReply::Cpustats),
+        HelperRequest::GetLoad => ops::stats::load().map(HelperReply::Load),
+        HelperRequest::NetworkGetRoute => ops::routes::routes().map(HelperReply::Routes),
         HelperRequest::ExecStage(stage) => ctx.exec.stage(stage).map(|()| HelperReply::ExecStaged),
         HelperRequest::Exec(start) => {
             // The check that counts: on the program the path resolves to,
@@ -283,6 +302,12 @@ fn with_policy_view<R>(
                 .iter()
                 .map(|m| std::path::Path::new(m.as_str()))
                 .collect(),
+        }),
+        HelperRequest::SshGetAuthorizedKeys { user }
+        | HelperRequest::SshAddAuthorizedKeys { user, .. }
+        | HelperRequest::SshRemoveAuthorizedKeys { user, .. } => f(&PolicyRequest::SshKeys {
+            command: request.command_name(),
+            user: user.as_str(),
         }),
         other => f(&PolicyRequest::Other(other.command_name())),
     }

@@ -384,7 +384,8 @@ const HELPER_SYSCALLS: &[Row] = &[
     (
         libc::SYS_socket,
         When::ArgEquals(0, libc::AF_UNIX as u64),
-        "chpasswd logs to /dev/log and asks nscd; systemctl talks to systemd",
+        "chpasswd logs to /dev/log and asks nscd; systemctl talks to systemd; \
+         NSS asks nscd and systemd-userdbd (guest-ssh-*)",
     ),
     (
         libc::SYS_socket,
@@ -394,7 +395,8 @@ const HELPER_SYSCALLS: &[Row] = &[
     (
         libc::SYS_connect,
         When::Always,
-        "chpasswd reaches /dev/log and nscd; systemctl reaches systemd",
+        "chpasswd reaches /dev/log and nscd; systemctl reaches systemd; NSS \
+         reaches nscd or systemd-userdbd",
     ),
     (
         libc::SYS_alarm,
@@ -409,12 +411,15 @@ const HELPER_SYSCALLS: &[Row] = &[
     (
         libc::SYS_fchown,
         When::Always,
-        "chpasswd gives the new shadow file the old one's owner",
+        "chpasswd gives the new shadow file the old one's owner; \
+         guest-ssh-add-authorized-keys gives a new ~/.ssh and authorized_keys \
+         to their user",
     ),
     (
         libc::SYS_fchmod,
         When::Always,
-        "chpasswd gives the new shadow file the old one's mode",
+        "chpasswd gives the new shadow file the old one's mode; guest-ssh-* \
+         set the modes of ~/.ssh (0700) and authorized_keys (0600)",
     ),
     (
         libc::SYS_fdatasync,
@@ -439,7 +444,8 @@ const HELPER_SYSCALLS: &[Row] = &[
     (
         libc::SYS_recvmsg,
         When::Always,
-        "systemctl and shutdown read systemd's answers",
+        "systemctl and shutdown read systemd's answers; nscd hands its \
+         passwd cache over as a file descriptor",
     ),
     (
         libc::SYS_getsockopt,
@@ -464,7 +470,8 @@ const HELPER_SYSCALLS: &[Row] = &[
     (
         libc::SYS_uname,
         When::Always,
-        "busybox programs (a minimal guest's shutdown) read the kernel name",
+        "busybox programs (a minimal guest's shutdown) read the kernel name; \
+         guest-get-osinfo and guest-get-host-name read the kernel's names",
     ),
     (
         libc::SYS_sync,
@@ -510,7 +517,9 @@ const HELPER_SYSCALLS: &[Row] = &[
     (
         libc::SYS_getdents64,
         When::Always,
-        "list sysfs directories: CPUs, memory blocks, block devices, slaves",
+        "list sysfs directories: CPUs, memory blocks, block devices, slaves; \
+         check a new ~/.ssh is empty before giving it away; NSS lists \
+         systemd's userdb sockets",
     ),
     (
         libc::SYS_pread64,
@@ -556,6 +565,28 @@ const HELPER_SYSCALLS: &[Row] = &[
         libc::SYS_recvmsg,
         When::Always,
         "getifaddrs reads the netlink dump",
+    ),
+    // ssh authorized keys and looking up their user (socket, connect,
+    // recvmsg, fchown, fchmod and getdents64 above serve them too)
+    (
+        libc::SYS_mkdirat,
+        When::Always,
+        "create a user's ~/.ssh for guest-ssh-add-authorized-keys",
+    ),
+    (
+        libc::SYS_readlinkat,
+        When::Always,
+        "NSS (libnss_systemd) resolves its record directories",
+    ),
+    (
+        libc::SYS_timerfd_create,
+        When::Always,
+        "libnss_systemd times its userdb queries",
+    ),
+    (
+        libc::SYS_timerfd_settime,
+        When::Always,
+        "libnss_systemd times its userdb queries",
     ),
     // guest-fsfreeze-*, guest-fstrim (the mount table and the statedir
     // record use openat, read, write, fsync, rename and unlink above; ioctl

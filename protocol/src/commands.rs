@@ -67,11 +67,12 @@ const fn row(
     }
 }
 
-use Availability::{Available, NotImplemented, NotOnLinux};
+use Availability::{Available, NotOnLinux};
 use Side::{Front, Helper};
 
 /// Every command of qemu-ga 7.2, in its registration order (`guest-info`
-/// lists them in reverse, as qemu-ga does).
+/// lists them in reverse, as qemu-ga does), then the newer commands clients
+/// already use, in the order later qemu-ga releases register them.
 pub const COMMANDS: &[CommandSpec] = &[
     //   name                                reply  frozen side    availability
     row("guest-sync-delimited", true, true, Front, Available),
@@ -118,34 +119,37 @@ pub const COMMANDS: &[CommandSpec] = &[
     ),
     row("guest-exec-status", true, false, Helper, Available),
     row("guest-exec", true, false, Helper, Available),
-    row("guest-get-host-name", true, false, Helper, NotImplemented),
-    row("guest-get-users", true, false, Helper, NotImplemented),
-    row("guest-get-timezone", true, false, Helper, NotImplemented),
-    row("guest-get-osinfo", true, false, Helper, NotImplemented),
+    row("guest-get-host-name", true, false, Helper, Available),
+    row("guest-get-users", true, false, Helper, Available),
+    row("guest-get-timezone", true, false, Helper, Available),
+    row("guest-get-osinfo", true, false, Helper, Available),
     row("guest-get-devices", true, false, Helper, NotOnLinux),
     row(
         "guest-ssh-get-authorized-keys",
         true,
         false,
         Helper,
-        NotImplemented,
+        Available,
     ),
     row(
         "guest-ssh-add-authorized-keys",
         true,
         false,
         Helper,
-        NotImplemented,
+        Available,
     ),
     row(
         "guest-ssh-remove-authorized-keys",
         true,
         false,
         Helper,
-        NotImplemented,
+        Available,
     ),
-    row("guest-get-diskstats", true, false, Helper, NotImplemented),
-    row("guest-get-cpustats", true, false, Helper, NotImplemented),
+    row("guest-get-diskstats", true, false, Helper, Available),
+    row("guest-get-cpustats", true, false, Helper, Available),
+    // Newer than 7.2, in upstream's registration order.
+    row("guest-get-load", true, false, Helper, Available),
+    row("guest-network-get-route", true, false, Helper, Available),
 ];
 
 /// Commands that are always enabled whatever the policy says: without them a

@@ -407,6 +407,115 @@ impl QgaError {
     pub fn fstrim_failed(reason: &str) -> String {
         format!("failed to trim: {reason}")
     }
+
+    // ---- system information (qemu-ga's `error_setg_errno` texts) ----------
+
+    /// A /proc file could not be opened (qemu-ga 7.2's `open("...")` text).
+    pub fn proc_open(path: &str, strerror: &str) -> Self {
+        Self::generic(format!("open(\"{path}\"): {strerror}"))
+    }
+
+    pub fn uname_failed(strerror: &str) -> Self {
+        Self::generic(format!("uname failed: {strerror}"))
+    }
+
+    pub fn host_name_failed(strerror: &str) -> Self {
+        Self::generic(format!("cannot get hostname: {strerror}"))
+    }
+
+    pub fn load_average_failed(strerror: &str) -> Self {
+        Self::generic(format!("cannot query load average: {strerror}"))
+    }
+
+    // ---- ssh authorized keys ------------------------------------------------
+
+    pub fn ssh_invalid_key(key: &str) -> Self {
+        Self::generic(format!("invalid OpenSSH public key: '{key}'"))
+    }
+
+    /// `reason` is qemu-ga's: the text of errno after the passwd lookup,
+    /// which is "Success" for a user that does not exist.
+    pub fn user_lookup_failed(user: &str, reason: &str) -> Self {
+        Self::generic(format!("failed to lookup user '{user}': {reason}"))
+    }
+
+    /// `detail` comes from `file_access`.
+    pub fn ssh_read_failed(path: &str, detail: &str) -> Self {
+        Self::generic(format!("failed to read '{path}': {detail}"))
+    }
+
+    /// `detail` comes from `file_access`.
+    pub fn ssh_write_failed(path: &str, detail: &str) -> Self {
+        Self::generic(format!("failed to write to '{path}': {detail}"))
+    }
+
+    pub fn ssh_keys_too_large(path: &str, limit: usize) -> Self {
+        Self::generic(format!(
+            "failed to read '{path}': the file is larger than {limit} bytes"
+        ))
+    }
+
+    pub fn ssh_mkdir_failed(path: &str, strerror: &str) -> Self {
+        Self::generic(format!("failed to create directory '{path}': {strerror}"))
+    }
+
+    /// qemu-ga says "directory" for the authorized_keys file too.
+    pub fn ssh_chown_failed(path: &str, strerror: &str) -> Self {
+        Self::generic(format!(
+            "failed to set ownership of directory '{path}': {strerror}"
+        ))
+    }
+
+    pub fn ssh_chmod_dir_failed(path: &str, strerror: &str) -> Self {
+        Self::generic(format!(
+            "failed to set permissions of directory '{path}': {strerror}"
+        ))
+    }
+
+    pub fn ssh_chmod_failed(path: &str, strerror: &str) -> Self {
+        Self::generic(format!("failed to set permissions of '{path}': {strerror}"))
+    }
+
+    /// A path in a user's home that the agent refuses to follow or trust
+    /// (a symbolic link, another owner, not a regular file or directory).
+    pub fn ssh_unsafe_path(path: &str, why: &str) -> Self {
+        Self::generic(format!("refusing to use '{path}': {why}"))
+    }
+}
+
+/// How GLib words a failed file access; qemu-ga wraps these texts in its own
+/// ("failed to read '...': Failed to open file “...”: ...").
+#[derive(Clone, Copy, Debug)]
+pub enum FileAccess {
+    Open,
+    Read,
+    Create,
+    Write,
+    Sync,
+    Rename,
+}
+
+/// GLib's message for a failed access to `path` (`target` is the new name of
+/// a rename).
+pub fn file_access(what: FileAccess, path: &str, target: &str, strerror: &str) -> String {
+    match what {
+        FileAccess::Open => format!("Failed to open file \u{201C}{path}\u{201D}: {strerror}"),
+        FileAccess::Read => {
+            format!("Failed to read from file \u{201C}{path}\u{201D}: {strerror}")
+        }
+        FileAccess::Create => {
+            format!("Failed to create file \u{201C}{path}\u{201D}: {strerror}")
+        }
+        FileAccess::Write => {
+            format!("Failed to write file \u{201C}{path}\u{201D}: write() failed: {strerror}")
+        }
+        FileAccess::Sync => {
+            format!("Failed to write file \u{201C}{path}\u{201D}: fsync() failed: {strerror}")
+        }
+        FileAccess::Rename => format!(
+            "Failed to rename file \u{201C}{path}\u{201D} to \u{201C}{target}\u{201D}: g_rename() failed: {strerror}"
+        ),
+    }
 }
 
 /// The C library's description of `errno`, without Rust's "(os error N)".

@@ -9,7 +9,11 @@ use crate::limits::{AUDIT_ID_MAX_BYTES, MAX_MESSAGE_BYTES};
 use crate::mount_point::MountPoint;
 use crate::password::{Password, UserName};
 use crate::power::{ShutdownMode, SuspendMode};
-use crate::qga::{GuestExecCaptureOutputMode, GuestFsfreezeStatus};
+use crate::qga::{
+    GuestDiskStatsInfo, GuestExecCaptureOutputMode, GuestFsfreezeStatus, GuestLinuxCpuStats,
+    GuestLoadAverage, GuestNetworkRoute, GuestOSInfo, GuestTimezone, GuestUser,
+};
+use crate::ssh::{self, PublicKeys};
 use crate::system::{
     Disk, Filesystem, MemoryBlock, MemoryBlockChange, MemoryBlockResult, NetworkInterface, Vcpu,
     VcpuChange,
@@ -103,6 +107,26 @@ pub enum HelperRequest {
         stream: ExecStream,
         offset: u64,
     },
+    GetHostName,
+    GetUsers,
+    GetTimezone,
+    GetOsInfo,
+    SshGetAuthorizedKeys {
+        user: ssh::UserName,
+    },
+    SshAddAuthorizedKeys {
+        user: ssh::UserName,
+        keys: PublicKeys,
+        reset: bool,
+    },
+    SshRemoveAuthorizedKeys {
+        user: ssh::UserName,
+        keys: PublicKeys,
+    },
+    GetDiskstats,
+    GetCpustats,
+    GetLoad,
+    NetworkGetRoute,
 }
 
 impl HelperRequest {
@@ -136,6 +160,17 @@ impl HelperRequest {
             HelperRequest::NetworkGetInterfaces => "guest-network-get-interfaces",
             HelperRequest::GetFsinfo => "guest-get-fsinfo",
             HelperRequest::GetDisks => "guest-get-disks",
+            HelperRequest::GetHostName => "guest-get-host-name",
+            HelperRequest::GetUsers => "guest-get-users",
+            HelperRequest::GetTimezone => "guest-get-timezone",
+            HelperRequest::GetOsInfo => "guest-get-osinfo",
+            HelperRequest::SshGetAuthorizedKeys { .. } => "guest-ssh-get-authorized-keys",
+            HelperRequest::SshAddAuthorizedKeys { .. } => "guest-ssh-add-authorized-keys",
+            HelperRequest::SshRemoveAuthorizedKeys { .. } => "guest-ssh-remove-authorized-keys",
+            HelperRequest::GetDiskstats => "guest-get-diskstats",
+            HelperRequest::GetCpustats => "guest-get-cpustats",
+            HelperRequest::GetLoad => "guest-get-load",
+            HelperRequest::NetworkGetRoute => "guest-network-get-route",
         }
     }
 }
@@ -181,6 +216,16 @@ pub enum HelperReply {
     },
     ExecStatus(ExecState),
     ExecOutput(#[serde(with = "byte_buf")] Vec<u8>),
+    HostName(String),
+    Users(Vec<GuestUser>),
+    Timezone(GuestTimezone),
+    OsInfo(Box<GuestOSInfo>),
+    /// The keys of guest-ssh-get-authorized-keys, in qemu-ga's order.
+    AuthorizedKeys(Vec<String>),
+    Diskstats(Vec<GuestDiskStatsInfo>),
+    Cpustats(Vec<GuestLinuxCpuStats>),
+    Load(GuestLoadAverage),
+    Routes(Vec<GuestNetworkRoute>),
 }
 
 /// guest-fstrim's result for one filesystem.

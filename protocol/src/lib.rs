@@ -13,6 +13,7 @@ pub mod password;
 pub mod power;
 pub mod qbase64;
 pub mod qga;
+pub mod ssh;
 pub mod system;
 
 pub use commands::{CommandSpec, Side, COMMANDS};

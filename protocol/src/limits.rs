@@ -121,3 +121,12 @@ pub const MAX_VCPUS_PER_REQUEST: usize = 4096;
 /// Most guest-set-memory-blocks entries in one internal request; the front
 /// sends a longer list in slices and joins the results.
 pub const MAX_MEMORY_BLOCKS_PER_REQUEST: usize = 4096;
+
+/// Largest system file the information commands read: /proc tables,
+/// os-release, utmp (qemu-ga reads any size). What the helper sends back
+/// must still fit one internal message.
+pub const MAX_SYSTEM_FILE_BYTES: usize = 4 << 20;
+
+/// Largest authorized_keys file guest-ssh-* reads, so that the keys fit one
+/// reply (qemu-ga reads any size).
+pub const MAX_AUTHORIZED_KEYS_BYTES: usize = 128 << 10;

@@ -475,6 +475,183 @@ impl<'de> Deserialize<'de> for GuestExecCaptureOutput {
     }
 }
 
+// ---- system information -----------------------------------------------------
+//
+// These results travel from the helper to the front as postcard, which has
+// no notion of a missing member, so optional members are plain `Option`s
+// here; the front leaves out every `None` when it writes the JSON, as QAPI
+// leaves out absent members.
+
+/// A double carried bit for bit between the processes; a JSON number on the
+/// wire, printed like C's `%.17g` by the front's writer.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Double(pub f64);
+
+impl PartialEq for Double {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.to_bits() == other.0.to_bits()
+    }
+}
+
+impl Eq for Double {}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GuestHostName {
+    #[serde(rename = "host-name")]
+    pub host_name: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GuestOSInfo {
+    #[serde(rename = "kernel-release")]
+    pub kernel_release: Option<String>,
+    #[serde(rename = "kernel-version")]
+    pub kernel_version: Option<String>,
+    pub machine: Option<String>,
+    pub id: Option<String>,
+    pub name: Option<String>,
+    #[serde(rename = "pretty-name")]
+    pub pretty_name: Option<String>,
+    pub version: Option<String>,
+    #[serde(rename = "version-id")]
+    pub version_id: Option<String>,
+    pub variant: Option<String>,
+    #[serde(rename = "variant-id")]
+    pub variant_id: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GuestTimezone {
+    pub zone: Option<String>,
+    /// Seconds east of UTC.
+    pub offset: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GuestUser {
+    pub user: String,
+    /// Seconds since the epoch, with the microseconds as a fraction.
+    #[serde(rename = "login-time")]
+    pub login_time: Double,
+    /// Windows only.
+    pub domain: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GuestDiskStats {
+    #[serde(rename = "read-sectors")]
+    pub read_sectors: Option<u64>,
+    #[serde(rename = "read-ios")]
+    pub read_ios: Option<u64>,
+    #[serde(rename = "read-merges")]
+    pub read_merges: Option<u64>,
+    #[serde(rename = "write-sectors")]
+    pub write_sectors: Option<u64>,
+    #[serde(rename = "write-ios")]
+    pub write_ios: Option<u64>,
+    #[serde(rename = "write-merges")]
+    pub write_merges: Option<u64>,
+    #[serde(rename = "discard-sectors")]
+    pub discard_sectors: Option<u64>,
+    #[serde(rename = "discard-ios")]
+    pub discard_ios: Option<u64>,
+    #[serde(rename = "discard-merges")]
+    pub discard_merges: Option<u64>,
+    #[serde(rename = "flush-ios")]
+    pub flush_ios: Option<u64>,
+    #[serde(rename = "read-ticks")]
+    pub read_ticks: Option<u64>,
+    #[serde(rename = "write-ticks")]
+    pub write_ticks: Option<u64>,
+    #[serde(rename = "discard-ticks")]
+    pub discard_ticks: Option<u64>,
+    #[serde(rename = "flush-ticks")]
+    pub flush_ticks: Option<u64>,
+    #[serde(rename = "ios-pgr")]
+    pub ios_pgr: Option<u64>,
+    #[serde(rename = "total-ticks")]
+    pub total_ticks: Option<u64>,
+    #[serde(rename = "weight-ticks")]
+    pub weight_ticks: Option<u64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GuestDiskStatsInfo {
+    pub name: String,
+    pub major: u64,
+    pub minor: u64,
+    pub stats: GuestDiskStats,
+}
+
+/// Milliseconds per state, from one `cpuN` line of /proc/stat.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GuestLinuxCpuStats {
+    pub cpu: i64,
+    pub user: u64,
+    pub nice: u64,
+    pub system: u64,
+    pub idle: u64,
+    pub iowait: Option<u64>,
+    pub irq: Option<u64>,
+    pub softirq: Option<u64>,
+    pub steal: Option<u64>,
+    pub guest: Option<u64>,
+    pub guestnice: Option<u64>,
+}
+
+#[derive(Clone, Copy, Debug, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GuestCpuStatsType {
+    Linux,
+}
+
+/// A union on `type`: the members of the variant follow `type` in one
+/// object. Only written by the front; the helper sends the Linux members.
+#[derive(Debug, Serialize)]
+pub struct GuestCpuStats {
+    #[serde(rename = "type")]
+    pub kind: GuestCpuStatsType,
+    #[serde(flatten)]
+    pub linux: GuestLinuxCpuStats,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GuestLoadAverage {
+    pub load1m: Double,
+    pub load5m: Double,
+    pub load15m: Double,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GuestNetworkRoute {
+    pub iface: String,
+    pub destination: String,
+    pub metric: i64,
+    pub gateway: Option<String>,
+    pub mask: Option<String>,
+    pub irtt: Option<i64>,
+    pub flags: Option<u64>,
+    pub refcnt: Option<i64>,
+    #[serde(rename = "use")]
+    pub use_count: Option<i64>,
+    pub window: Option<i64>,
+    pub mtu: Option<i64>,
+    pub desprefixlen: Option<String>,
+    pub source: Option<String>,
+    pub srcprefixlen: Option<String>,
+    pub nexthop: Option<String>,
+    pub version: i64,
+}
+
+// ---- ssh authorized keys ----------------------------------------------------
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SshGetAuthorizedKeysArgs {
+    pub username: String,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExecArgs {
@@ -513,4 +690,24 @@ pub struct GuestExecStatus {
     pub out_truncated: Option<bool>,
     #[serde(rename = "err-truncated", skip_serializing_if = "Option::is_none")]
     pub err_truncated: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SshAddAuthorizedKeysArgs {
+    pub username: String,
+    pub keys: Vec<String>,
+    pub reset: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SshRemoveAuthorizedKeysArgs {
+    pub username: String,
+    pub keys: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct GuestAuthorizedKeys {
+    pub keys: Vec<String>,
 }

@@ -63,6 +63,8 @@ pub struct Agent {
     pub policy: PathBuf,
     pub log: PathBuf,
     extra_args: Vec<String>,
+    /// Extra environment variables of the helper (and so of its programs).
+    env: Vec<(String, String)>,
     /// How many "agent ready" lines the log held before the latest start.
     starts_logged: usize,
     child: Child,
@@ -82,7 +84,18 @@ impl Agent {
     }
 
     pub fn start_with(options: AgentOptions) -> Agent {
+        Self::start_with_env(options, &[])
+    }
+
+    /// Starts the agent with extra environment variables (TZ, QGA_OS_RELEASE
+    /// and the like, which the agent reads as qemu-ga does); a restart keeps
+    /// them.
+    pub fn start_with_env(options: AgentOptions, env: &[(&str, &str)]) -> Agent {
         require_root();
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|&(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         let dir = TempDir::new("agent");
         let socket = dir.0.join("qga.sock");
         let policy = dir.0.join("policy.toml");
@@ -92,13 +105,14 @@ impl Agent {
         // /etc/qemu/qemu-ga.conf cannot change what a test sees; a test can
         // name another with -c in its extra arguments (the last -c wins).
         std::fs::write(dir.0.join("qemu-ga.conf"), "").expect("write qemu-ga.conf");
-        let child = spawn_helper(&dir.0, &socket, &log, &policy, &options.extra_args);
+        let child = spawn_helper(&dir.0, &socket, &log, &policy, &options.extra_args, &env);
         let mut agent = Agent {
             dir,
             socket,
             policy,
             log,
             extra_args: options.extra_args,
+            env,
             starts_logged: 0,
             child,
         };
@@ -117,6 +131,7 @@ impl Agent {
             &self.log,
             &self.policy,
             &self.extra_args,
+            &self.env,
         );
         self.wait_ready();
     }
@@ -156,6 +171,7 @@ impl Agent {
             &self.log,
             &self.policy,
             &self.extra_args,
+            &self.env,
         );
         self.wait_ready();
     }
@@ -232,6 +248,7 @@ fn spawn_helper(
     log: &Path,
     policy: &Path,
     extra_args: &[String],
+    env: &[(String, String)],
 ) -> Child {
     Command::new(bin_dir().join("agent-helper"))
         .arg("-c")
@@ -248,6 +265,7 @@ fn spawn_helper(
         .arg(policy)
         .arg("-v")
         .args(extra_args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .spawn()
         .expect("start agent-helper")
@@ -429,6 +447,7 @@ impl Agent {
             policy: policy_path,
             log,
             extra_args: extra_args.iter().map(|s| s.to_string()).collect(),
+            env: Vec::new(),
             starts_logged: 0,
             child,
         };

@@ -30,6 +30,12 @@ impl QemuGa {
     /// Starts qemu-ga in the foreground with `extra_args` (for example
     /// `["-b", "guest-ping"]`) and waits until its socket accepts.
     pub fn start(extra_args: &[&str]) -> QemuGa {
+        Self::start_with_env(extra_args, &[])
+    }
+
+    /// Like `start`, with extra environment variables (`QGA_OS_RELEASE`,
+    /// `TZ`, which qemu-ga reads).
+    pub fn start_with_env(extra_args: &[&str], env: &[(&str, &str)]) -> QemuGa {
         crate::require_root();
         assert!(
             Self::installed(),
@@ -48,6 +54,7 @@ impl QemuGa {
             .arg("-l")
             .arg(&log)
             .args(extra_args)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

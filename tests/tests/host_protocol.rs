@@ -65,8 +65,9 @@ fn guest_info_lists_every_command_with_enabled_per_policy() {
     assert_eq!(info["return"]["version"], protocol::QGA_COMPAT_VERSION);
     let listed = info["return"]["supported_commands"].as_array().unwrap();
     assert_eq!(listed.len(), protocol::COMMANDS.len());
-    // qemu-ga lists in reverse registration order.
-    assert_eq!(listed[0]["name"], "guest-get-cpustats");
+    // qemu-ga lists in reverse registration order; the newest commands
+    // (after 7.2's last, guest-get-cpustats) come first.
+    assert_eq!(listed[0]["name"], "guest-network-get-route");
     assert_eq!(listed.last().unwrap()["name"], "guest-sync-delimited");
     for entry in listed {
         let name = entry["name"].as_str().unwrap();

@@ -468,3 +468,53 @@ fn a_hostile_front_cannot_open_outside_the_rules_or_exhaust_handles() {
     assert_eq!(refused, 200 - opened);
     assert_status_works(&mut relay, 999);
 }
+
+/// Values that fail qemu-ga's checks cannot be made on the front's side of
+/// the link, and do not decode on the helper's: a request whose key is a
+/// comment line, or whose user name holds a NUL, is dropped unanswered,
+/// while the same request with proper values is answered.
+#[test]
+fn helper_drops_ssh_requests_with_unchecked_values() {
+    use protocol::ssh::{PublicKeys, UserName};
+    let agent = start();
+    let (mut relay, _) = Relay::connect(&agent);
+    let request = |user: &str, key: &str| HelperRequest::SshAddAuthorizedKeys {
+        user: UserName::new(user),
+        keys: PublicKeys::check(&[key.to_string()]).unwrap(),
+        reset: true,
+    };
+    // Encoded with a placeholder (the first byte of `from`), which is then
+    // changed on the wire.
+    let patched = |request: HelperRequest, from: &[u8], to: u8| {
+        let mut bytes = encode(&ToHelper {
+            seq: 3,
+            request,
+            id: None,
+        })
+        .unwrap();
+        let at = bytes
+            .windows(from.len())
+            .position(|w| w == from)
+            .expect("placeholder in the message");
+        bytes[at] = to;
+        bytes
+    };
+    let comment_key = patched(request("root", "Xplanted key"), b"Xplanted", b'#');
+    let nul_user = patched(request("rootX", "k"), b"X", 0);
+    let newline_key = patched(request("root", "Xb"), b"Xb", b'\n');
+    assert!(
+        relay.send(&[comment_key, nul_user, newline_key]).is_empty(),
+        "no reply to values that fail the check"
+    );
+    match relay.call(4, request("root", "k")) {
+        FromHelper::Reply {
+            seq: 4,
+            result: Err(e),
+        } => assert_eq!(
+            e.desc,
+            "Command guest-ssh-add-authorized-keys has been disabled"
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert_status_works(&mut relay, 5);
+}

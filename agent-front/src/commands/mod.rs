@@ -13,6 +13,8 @@ mod network;
 mod password;
 mod power;
 mod protocol_cmds;
+mod ssh;
+mod sysinfo;
 mod time;
 
 use crate::args;
@@ -62,6 +64,17 @@ pub async fn run(name: &str, arguments: Arguments<'_>, link: &mut HelperLink) ->
         "guest-network-get-interfaces" => network::get_interfaces(arguments, link).await,
         "guest-get-fsinfo" => disks::get_fsinfo(arguments, link).await,
         "guest-get-disks" => disks::get_disks(arguments, link).await,
+        "guest-get-host-name" => sysinfo::host_name(arguments, link).await,
+        "guest-get-users" => sysinfo::users(arguments, link).await,
+        "guest-get-timezone" => sysinfo::timezone(arguments, link).await,
+        "guest-get-osinfo" => sysinfo::os_info(arguments, link).await,
+        "guest-ssh-get-authorized-keys" => ssh::get(arguments, link).await,
+        "guest-ssh-add-authorized-keys" => ssh::add(arguments, link).await,
+        "guest-ssh-remove-authorized-keys" => ssh::remove(arguments, link).await,
+        "guest-get-diskstats" => sysinfo::diskstats(arguments, link).await,
+        "guest-get-cpustats" => sysinfo::cpustats(arguments, link).await,
+        "guest-get-load" => sysinfo::load(arguments, link).await,
+        "guest-network-get-route" => sysinfo::routes(arguments, link).await,
         // The gate only lets available commands through, and every
         // available command has an arm above.
         other => Err(CallError::Request(QgaError::internal(&format!(

@@ -195,4 +195,57 @@ mod tests {
         assert_eq!(text(&json!(1e20)), "1e+20");
         assert_eq!(text(&json!(1.0)), "1");
     }
+
+    /// C's own `%.17g`, to hold the writer to.
+    fn c_format(f: f64) -> String {
+        let mut buf = [0 as libc::c_char; 64];
+        // SAFETY: the format takes one double; buf is large enough for any
+        // %.17g output and snprintf NUL-terminates it.
+        unsafe { libc::snprintf(buf.as_mut_ptr(), buf.len(), c"%.17g".as_ptr(), f) };
+        // SAFETY: snprintf wrote a NUL-terminated string into buf.
+        unsafe { std::ffi::CStr::from_ptr(buf.as_ptr()) }
+            .to_string_lossy()
+            .into_owned()
+    }
+
+    #[test]
+    fn doubles_match_the_c_library() {
+        let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let mut samples = vec![
+            0.52,
+            2.06,
+            1e-5,
+            1.5e-7,
+            123456789012345678.0,
+            1e16,
+            1e17,
+            9.999999999999999e16,
+            1_700_000_001.999_999,
+            1_690_000_000.5,
+            -0.1,
+            5e-324,
+            f64::MAX,
+            f64::MIN_POSITIVE,
+        ];
+        for _ in 0..20_000 {
+            let f = f64::from_bits(next());
+            if f.is_finite() {
+                samples.push(f);
+            }
+            // Login times and load averages: seconds with a fraction.
+            samples.push((next() % 4_000_000_000) as f64 + (next() % 1_000_000) as f64 / 1e6);
+            samples.push((next() % 10_000) as f64 / 100.0);
+        }
+        for f in samples {
+            let mut out = Vec::new();
+            write_double(f, &mut out);
+            assert_eq!(String::from_utf8(out).unwrap(), c_format(f), "{f:e}");
+        }
+    }
 }

@@ -16,10 +16,18 @@ pub mod memory;
 pub mod mounts;
 pub mod network;
 mod os;
+pub mod os_release;
 pub mod password;
 pub mod power;
+pub mod routes;
 mod scan;
+pub mod ssh_keys;
+pub mod stats;
+pub mod sysfile;
+pub mod sysinfo;
 pub mod time;
+pub mod timezone;
+pub mod users;
 
 /// The C library's message for an errno value, as qemu-ga prints it
 /// (`No such file or directory`, without Rust's "(os error N)").

@@ -1,7 +1,7 @@
 //! A cursor over text with the C library's number-reading rules (what
-//! `sscanf` and `strtol` accept), for the sysfs paths, mount tables and
-//! counters qemu-ga parses that way. Matching its rules keeps the same
-//! inputs accepted and rejected.
+//! `sscanf` and `strtol` accept), for the sysfs paths, mount tables, /proc
+//! tables and counters qemu-ga parses that way. Matching its rules keeps the
+//! same inputs accepted and rejected, and the same values read.
 
 pub struct Scanner<'a> {
     text: &'a [u8],
@@ -15,10 +15,13 @@ fn is_space(b: u8) -> bool {
 
 impl<'a> Scanner<'a> {
     pub fn new(text: &'a str) -> Scanner<'a> {
-        Scanner {
-            text: text.as_bytes(),
-            pos: 0,
-        }
+        Scanner::from_bytes(text.as_bytes())
+    }
+
+    /// For tables whose fields need not be UTF-8 (device and interface
+    /// names).
+    pub fn from_bytes(text: &'a [u8]) -> Scanner<'a> {
+        Scanner { text, pos: 0 }
     }
 
     /// Bytes consumed so far (`%n`).
@@ -57,6 +60,17 @@ impl<'a> Scanner<'a> {
         (self.pos > start).then_some((start, self.pos))
     }
 
+    /// `%s`, or `%Ns` with a `width`: the bytes themselves.
+    pub fn token(&mut self, width: Option<usize>) -> Option<&'a [u8]> {
+        self.skip_space();
+        let start = self.pos;
+        let end = start.saturating_add(width.unwrap_or(usize::MAX));
+        while self.pos < end && self.peek().is_some_and(|b| !is_space(b)) {
+            self.pos += 1;
+        }
+        (self.pos > start).then(|| &self.text[start..self.pos])
+    }
+
     /// `%c`: any one byte, whitespace included.
     pub fn any_char(&mut self) -> Option<u8> {
         let c = self.peek()?;
@@ -66,9 +80,10 @@ impl<'a> Scanner<'a> {
 
     /// An integer as `strtol`/`strtoul` read it in `radix` (10 or 16):
     /// leading whitespace, a sign, for base 16 an optional `0x`, then at
-    /// least one digit. Returns the magnitude and whether it was negative,
-    /// saturating on overflow; None (and nothing consumed) without digits.
-    fn integer(&mut self, radix: u32) -> Option<(bool, u64)> {
+    /// least one digit. Returns whether it was negative and the magnitude,
+    /// None for one beyond 64 bits; None (and nothing consumed) without
+    /// digits.
+    fn integer(&mut self, radix: u32) -> Option<(bool, Option<u64>)> {
         let start = self.pos;
         self.skip_space();
         let negative = match self.peek() {
@@ -93,11 +108,11 @@ impl<'a> Scanner<'a> {
             self.pos += 2;
         }
         let digits_start = self.pos;
-        let mut value: u64 = 0;
+        let mut value = Some(0u64);
         while let Some(d) = self.peek().and_then(|b| (b as char).to_digit(radix)) {
             value = value
-                .saturating_mul(u64::from(radix))
-                .saturating_add(u64::from(d));
+                .and_then(|v| v.checked_mul(u64::from(radix)))
+                .and_then(|v| v.checked_add(u64::from(d)));
             self.pos += 1;
         }
         if self.pos == digits_start {
@@ -107,45 +122,41 @@ impl<'a> Scanner<'a> {
         Some((negative, value))
     }
 
-    /// `%u` / `%x` into an `unsigned int`: a negative number wraps, as in C.
-    pub fn unsigned(&mut self, radix: u32) -> Option<u32> {
+    /// `strtoul`: a negative number is negated in the unsigned type, and
+    /// overflow gives the largest value, sign or not.
+    fn strtoul_value(&mut self, radix: u32) -> Option<u64> {
         let (negative, magnitude) = self.integer(radix)?;
-        let value = magnitude as u32;
-        Some(if negative {
-            value.wrapping_neg()
-        } else {
-            value
+        Some(match magnitude {
+            None => u64::MAX,
+            Some(m) if negative => m.wrapping_neg(),
+            Some(m) => m,
         })
     }
 
-    /// `%d` into an `int`.
+    /// `%u` / `%x` into an `unsigned int`: `strtoul`'s value, cut.
+    pub fn unsigned(&mut self, radix: u32) -> Option<u32> {
+        self.strtoul_value(radix).map(|v| v as u32)
+    }
+
+    /// `%d` into an `int`: `strtol`'s value, cut.
     pub fn int(&mut self) -> Option<i32> {
-        self.unsigned(10).map(|v| v as i32)
+        self.long(10).map(|v| v as i32)
     }
 
     /// `%ld` / `%lld`, or `strtol`: clamps to the `i64` range.
     pub fn long(&mut self, radix: u32) -> Option<i64> {
         let (negative, magnitude) = self.integer(radix)?;
-        Some(if negative {
-            if magnitude > i64::MAX as u64 {
-                i64::MIN
-            } else {
-                -(magnitude as i64)
-            }
-        } else {
-            i64::try_from(magnitude).unwrap_or(i64::MAX)
+        Some(match magnitude {
+            Some(m) if negative && m <= 1 << 63 => (m as i64).wrapping_neg(),
+            Some(m) if !negative && m <= i64::MAX as u64 => m as i64,
+            _ if negative => i64::MIN,
+            _ => i64::MAX,
         })
     }
 
-    /// `strtoul`: a negative number is negated in the unsigned type, and
-    /// overflow gives the largest value.
+    /// `%lu`, or `strtoul` in base 10.
     pub fn unsigned_long(&mut self) -> Option<u64> {
-        let (negative, magnitude) = self.integer(10)?;
-        Some(if negative {
-            magnitude.wrapping_neg()
-        } else {
-            magnitude
-        })
+        self.strtoul_value(10)
     }
 }
 
@@ -157,6 +168,11 @@ pub fn strtol(text: &str, radix: u32) -> i64 {
 /// `strtoul(text, NULL, 10)`.
 pub fn strtoul(text: &str) -> u64 {
     Scanner::new(text).unsigned_long().unwrap_or(0)
+}
+
+/// C's `atoi`: `strtol`'s value cut to an `int`, 0 without digits.
+pub fn atoi(text: &[u8]) -> i32 {
+    Scanner::from_bytes(text).int().unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -201,5 +217,47 @@ mod tests {
         assert_eq!(s.pos(), 9);
         assert_eq!(Scanner::new("x").int(), None);
         assert_eq!(Scanner::new("-1").unsigned(10), Some(u32::MAX));
+    }
+
+    #[test]
+    fn overflow_as_the_c_library_handles_it() {
+        let mut s = Scanner::new("  12 -1 +7 18446744073709551616 -18446744073709551616 abc");
+        assert_eq!(s.unsigned_long(), Some(12));
+        assert_eq!(s.unsigned_long(), Some(u64::MAX));
+        assert_eq!(s.unsigned(10), Some(7));
+        assert_eq!(s.unsigned_long(), Some(u64::MAX), "overflow saturates");
+        assert_eq!(s.unsigned_long(), Some(u64::MAX), "with a sign too");
+        assert_eq!(s.unsigned_long(), None, "a matching failure");
+        assert_eq!(s.token(None), Some(&b"abc"[..]));
+        assert_eq!(s.token(None), None, "only white space is left");
+    }
+
+    #[test]
+    fn ints_and_hex() {
+        let mut s =
+            Scanner::new("4294967295 -5 ffffffff 0x10 00000100 2147483648 -9223372036854775809");
+        assert_eq!(s.unsigned(10), Some(u32::MAX));
+        assert_eq!(s.int(), Some(-5));
+        assert_eq!(s.unsigned(16).map(|v| v as i32), Some(-1));
+        assert_eq!(s.unsigned(16), Some(16));
+        assert_eq!(s.unsigned(16), Some(256));
+        assert_eq!(s.int(), Some(i32::MIN), "the long value cut to int");
+        assert_eq!(s.int(), Some(0), "LONG_MIN cut to int");
+    }
+
+    #[test]
+    fn tokens_with_a_width() {
+        let mut s = Scanner::from_bytes(b"0123456789abcdef0123456789abcdefXY 40");
+        assert_eq!(s.token(Some(32)).unwrap().len(), 32);
+        assert_eq!(s.token(Some(32)), Some(&b"XY"[..]));
+        assert_eq!(s.unsigned(16), Some(0x40));
+    }
+
+    #[test]
+    fn atoi_like_c() {
+        assert_eq!(atoi(b"12"), 12);
+        assert_eq!(atoi(b"3x"), 3);
+        assert_eq!(atoi(b"x"), 0);
+        assert_eq!(atoi(b""), 0);
     }
 }
