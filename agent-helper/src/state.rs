@@ -54,7 +54,14 @@ impl StateDir {
             text.extend_from_slice(&escape(m.as_os_str().as_bytes()));
             text.push(b'\n');
         }
-        let temporary = self.dir.join("qga.state.isfrozen.new");
+        self.replace_atomically("qga.state.isfrozen", &text)
+    }
+
+    /// Writes `name` in the statedir as a whole: a temporary file, synced,
+    /// then renamed over it, so a crash leaves the old or the new content,
+    /// never half of one, and a planted symlink is never followed.
+    fn replace_atomically(&self, name: &str, content: &[u8]) -> io::Result<()> {
+        let temporary = self.dir.join(format!("{name}.new"));
         let mut file = std::fs::OpenOptions::new()
             .write(true)
             .create(true)
@@ -62,9 +69,10 @@ impl StateDir {
             .mode(0o600)
             .custom_flags(libc::O_CLOEXEC | libc::O_NOFOLLOW)
             .open(&temporary)?;
-        file.write_all(&text)?;
+        file.write_all(content)?;
         file.sync_all()?;
-        std::fs::rename(&temporary, self.frozen_marker())
+        drop(file);
+        std::fs::rename(&temporary, self.dir.join(name))
     }
 
     /// The mount points a previous run recorded as frozen (none for the
@@ -106,23 +114,12 @@ impl StateDir {
             .and_then(|text| parse_fd_counter(&text))
     }
 
-    /// Records the next guest-file handle: written to a temporary file,
-    /// synced, then renamed over the record, so a crash leaves the old or
-    /// the new record, never half of one.
+    /// Records the next guest-file handle, atomically.
     pub fn store_fd_counter(&self, next: i64) -> io::Result<()> {
-        let path = self.persistent_state();
-        let temp = self.dir.join("qga.state.new");
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .custom_flags(libc::O_CLOEXEC | libc::O_NOFOLLOW)
-            .open(&temp)?;
-        file.write_all(format!("[global]\nfd_counter={next}\n").as_bytes())?;
-        file.sync_all()?;
-        drop(file);
-        std::fs::rename(&temp, &path)
+        self.replace_atomically(
+            "qga.state",
+            format!("[global]\nfd_counter={next}\n").as_bytes(),
+        )
     }
 }
 

@@ -3,12 +3,12 @@
 //! non-zero major (btrfs, which reports major 0, by its device node), in
 //! table order; from `self/mounts` when mountinfo cannot be read.
 
+use super::mounts::unescape;
 use super::scan::Scanner;
 use crate::system::SystemPaths;
 use protocol::QgaError;
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::PathBuf;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -26,39 +26,9 @@ pub fn local_mounts(paths: &SystemPaths) -> Result<Vec<Mount>, QgaError> {
     }
 }
 
-/// Undoes the kernel's octal escapes (`\040` for a space) and `\\`.
-fn unescape(field: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(field.len());
-    let mut i = 0;
-    while i < field.len() {
-        let rest = &field[i..];
-        if rest.starts_with(b"\\\\") {
-            out.push(b'\\');
-            i += 2;
-        } else if rest.len() >= 4
-            && rest[0] == b'\\'
-            && (b'0'..=b'3').contains(&rest[1])
-            && (b'0'..=b'7').contains(&rest[2])
-            && (b'0'..=b'7').contains(&rest[3])
-        {
-            out.push((rest[1] - b'0') * 64 + (rest[2] - b'0') * 8 + (rest[3] - b'0'));
-            i += 4;
-        } else {
-            out.push(rest[0]);
-            i += 1;
-        }
-    }
-    out
-}
-
 /// The device numbers of a block device node; None for anything else.
 fn block_device_numbers(path: &[u8]) -> Option<(u32, u32)> {
-    let meta = std::fs::metadata(OsStr::from_bytes(path)).ok()?;
-    if !meta.file_type().is_block_device() {
-        return None;
-    }
-    let rdev = meta.rdev();
-    Some((libc::major(rdev), libc::minor(rdev)))
+    super::mounts::block_device_number(std::path::Path::new(OsStr::from_bytes(path)))
 }
 
 fn from_mountinfo(table: &[u8]) -> Vec<Mount> {

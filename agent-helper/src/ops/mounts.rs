@@ -80,7 +80,7 @@ fn split_device(field: &[u8]) -> Option<(u32, u32)> {
 }
 
 /// The device number of a block device node.
-fn block_device_number(path: &Path) -> Option<(u32, u32)> {
+pub fn block_device_number(path: &Path) -> Option<(u32, u32)> {
     let meta = std::fs::metadata(path).ok()?;
     if !meta.file_type().is_block_device() {
         return None;
