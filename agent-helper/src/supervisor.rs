@@ -395,20 +395,11 @@ impl Supervisor {
         if self.ctx.frozen != was_frozen {
             self.send_state();
         }
-        let mut reply = FromHelper::Reply {
+        // `send` turns a reply the link cannot carry into an error reply.
+        self.send(&FromHelper::Reply {
             seq: message.seq,
             result,
-        };
-        if let Err(e) = internal::encode(&reply) {
-            // A reply the link cannot carry (a huge mount table, say) must
-            // still answer the request, or the front would wait forever.
-            tracing::warn!(error = %e, "reply does not fit the internal link");
-            reply = FromHelper::Reply {
-                seq: message.seq,
-                result: Err(QgaError::internal(&format!("reply too large: {e}"))),
-            };
-        }
-        self.send(&reply);
+        });
     }
 
     /// On a clean stop, filesystems this agent froze are thawed (running the
