@@ -93,11 +93,6 @@ fn inherited(fd: RawFd) -> Result<OwnedFd, String> {
 }
 
 fn main() -> ExitCode {
-    // Buffers of file data (up to 48 MiB) go straight to mmap and back to
-    // the kernel when freed, instead of growing the heap for good: the
-    // agent's memory returns to its idle size after a large transfer.
-    // SAFETY: mallopt with integer arguments, before any other thread exists.
-    unsafe { libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20) };
     let options = match parse_options() {
         Ok(o) => o,
         Err(e) => {

@@ -44,6 +44,7 @@ pub async fn serve(kind: ChannelKind, channel: OwnedFd, link: &mut HelperLink) -
         Err(e) => return Stopped::ChannelFailed(e),
     };
     let mut streamer = Streamer::new();
+    let mut heap = HeapTrim::default();
     match kind {
         ChannelKind::Listener => loop {
             let client = tokio::select! {
@@ -63,13 +64,25 @@ pub async fn serve(kind: ChannelKind, channel: OwnedFd, link: &mut HelperLink) -
             tracing::debug!("host connected");
             // A new client never inherits half a request from the last one.
             streamer.reset();
-            match converse(&client, ChannelKind::Listener, &mut streamer, link).await {
+            match converse(
+                &client,
+                ChannelKind::Listener,
+                &mut streamer,
+                &mut heap,
+                link,
+            )
+            .await
+            {
                 Ended::HostGone | Ended::ChannelFailed(_) => tracing::debug!("host disconnected"),
                 Ended::LinkLost(e) => return Stopped::LinkLost(e),
             }
+            // The host left: no transfer is under way.
+            if heap.due() {
+                heap.trim();
+            }
         },
         ChannelKind::Port | ChannelKind::Serial => {
-            match converse(&channel, kind, &mut streamer, link).await {
+            match converse(&channel, kind, &mut streamer, &mut heap, link).await {
                 Ended::LinkLost(e) => Stopped::LinkLost(e),
                 Ended::ChannelFailed(e) => Stopped::ChannelFailed(e),
                 Ended::HostGone => Stopped::ChannelFailed(io::Error::other("channel closed")),
@@ -88,6 +101,7 @@ async fn converse(
     conn: &AsyncFd<OwnedFd>,
     kind: ChannelKind,
     streamer: &mut Streamer,
+    heap: &mut HeapTrim,
     link: &mut HelperLink,
 ) -> Ended {
     let mut buf = vec![0u8; READ_CHUNK];
@@ -118,6 +132,10 @@ async fn converse(
                     Ok(m) => { link.apply(m); continue; }
                     Err(e) => return Ended::LinkLost(e),
                 },
+                _ = tokio::time::sleep(IDLE_BEFORE_TRIM), if heap.due() => {
+                    heap.trim();
+                    continue;
+                }
             }
         };
         let n = match read {
@@ -138,6 +156,7 @@ async fn converse(
             }
         };
         hung_up = false;
+        heap.moved(n);
         let mut items: Vec<StreamItem> = Vec::new();
         streamer.feed(&buf[..n], &mut |item| items.push(item));
         for item in items {
@@ -149,6 +168,7 @@ async fn converse(
             match dispatch::handle(item, link).await {
                 Outcome::Reply(bytes) if bytes.is_empty() => {}
                 Outcome::Reply(bytes) => {
+                    heap.moved(bytes.len());
                     if let Err(e) = fdio::write_all(conn, &bytes).await {
                         tracing::debug!(error = %e, "write to host failed");
                         match kind {
@@ -161,5 +181,35 @@ async fn converse(
                 Outcome::LinkLost(e) => return Ended::LinkLost(e),
             }
         }
+    }
+}
+
+/// How long the channel must be quiet before memory is given back.
+const IDLE_BEFORE_TRIM: Duration = Duration::from_millis(100);
+
+/// Bytes moved since the last trim that make one worth doing.
+const TRIM_AFTER_BYTES: usize = 1 << 20;
+
+/// Gives the heap's free memory back to the kernel once the host goes
+/// quiet after a large transfer. Not during one: the next request would
+/// only fault the same pages in again.
+#[derive(Default)]
+struct HeapTrim {
+    moved: usize,
+}
+
+impl HeapTrim {
+    fn moved(&mut self, bytes: usize) {
+        self.moved = self.moved.saturating_add(bytes);
+    }
+
+    fn due(&self) -> bool {
+        self.moved >= TRIM_AFTER_BYTES
+    }
+
+    fn trim(&mut self) {
+        // SAFETY: malloc_trim only releases free memory of the allocator.
+        unsafe { libc::malloc_trim(0) };
+        self.moved = 0;
     }
 }

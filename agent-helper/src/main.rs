@@ -36,11 +36,6 @@ use std::process::ExitCode;
 use tracing_subscriber::fmt::writer::MakeWriterExt;
 
 fn main() -> ExitCode {
-    // Buffers of file data (up to 48 MiB) go straight to mmap and back to
-    // the kernel when freed, instead of growing the heap for good: the
-    // agent's memory returns to its idle size after a large transfer.
-    // SAFETY: mallopt with integer arguments, before any other thread exists.
-    unsafe { libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20) };
     let args: Vec<String> = std::env::args().skip(1).collect();
     match cli::parse(&args) {
         Err(e) => {
