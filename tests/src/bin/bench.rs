@@ -7,7 +7,7 @@
 
 use base64::Engine;
 use serde_json::Value;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -154,16 +154,31 @@ impl Drop for Agent {
     }
 }
 
+/// The next reply line. Reads straight into `buf` and looks for the newline
+/// only in the bytes just read, so a large reply arriving in small pieces
+/// costs the client no more than one arriving at once.
 fn read_line(conn: &mut UnixStream, buf: &mut Vec<u8>) -> Vec<u8> {
+    let mut scanned = 0;
     loop {
-        if let Some(i) = buf.iter().position(|&b| b == b'\n') {
-            let line: Vec<u8> = buf.drain(..=i).collect();
+        if let Some(i) = buf[scanned..].iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = buf.drain(..=scanned + i).collect();
             return line;
         }
-        let mut chunk = vec![0u8; 1 << 20];
-        let n = conn.read(&mut chunk).unwrap();
-        assert!(n > 0, "agent closed the connection");
-        buf.extend_from_slice(&chunk[..n]);
+        scanned = buf.len();
+        buf.reserve(1 << 20);
+        let spare = buf.spare_capacity_mut();
+        // SAFETY: read writes at most spare.len() bytes into the spare
+        // capacity; only the bytes it reports are then marked initialised.
+        let n = unsafe {
+            libc::read(
+                std::os::fd::AsRawFd::as_raw_fd(conn),
+                spare.as_mut_ptr().cast(),
+                spare.len(),
+            )
+        };
+        assert!(n > 0, "agent closed the connection or the read failed");
+        // SAFETY: the kernel initialised n bytes of the spare capacity.
+        unsafe { buf.set_len(scanned + n as usize) };
     }
 }
 
