@@ -42,8 +42,15 @@ pub const GUEST_POLICY: &str = include_str!("guest/policy.toml");
 pub const DENIED_COMMAND: &str = "guest-exec";
 /// The unprivileged user the front runs as.
 pub const FRONT_USER: &str = "qga-front";
-/// The agent's log inside the guest.
-pub const GUEST_AGENT_LOG: &str = "/run/agent.log";
+/// The agent's log inside the guest: the path the AppArmor profile lets
+/// both processes write.
+pub const GUEST_AGENT_LOG: &str = "/var/log/qga-privsep.log";
+/// Where the helper finds the front, as the systemd unit installs it (the
+/// path the AppArmor profile `agent-front` attaches to).
+pub const GUEST_FRONT_PATH: &str = "/usr/libexec/qga-privsep/agent-front";
+/// The project's AppArmor profile inside the guest; the init loads it
+/// before the agent starts.
+pub const GUEST_APPARMOR_PROFILE: &str = "/etc/apparmor.d/usr.sbin.agent-helper";
 
 const DATA_DISK_BYTES: u64 = 256 << 20;
 const SWAP_DISK_BYTES: u64 = 512 << 20;
@@ -88,10 +95,13 @@ pub fn build(dir: &Path, agent: AgentKind, binaries: &AgentBinaries) -> Result<G
     tree.modules(&kver)?;
     match agent {
         AgentKind::Ours => {
-            for bin in ["agent-helper", "agent-front"] {
-                tree.copy_binary(&binaries.bin_dir.join(bin), &format!("/usr/sbin/{bin}"))?;
-            }
+            tree.copy_binary(
+                &binaries.bin_dir.join("agent-helper"),
+                "/usr/sbin/agent-helper",
+            )?;
+            tree.copy_binary(&binaries.bin_dir.join("agent-front"), GUEST_FRONT_PATH)?;
             tree.write("/etc/qga/policy.toml", GUEST_POLICY, 0o644)?;
+            tree.apparmor()?;
         }
         AgentKind::QemuGa => {
             if !binaries.qemu_ga.exists() {
@@ -143,7 +153,8 @@ fn agent_launcher(agent: AgentKind) -> String {
     let exec = match agent {
         AgentKind::Ours => format!(
             "exec /usr/sbin/agent-helper -m virtio-serial -p {port} \
-             --policy {GUEST_POLICY_PATH} --front-user {FRONT_USER} -l {GUEST_AGENT_LOG}"
+             --policy {GUEST_POLICY_PATH} --front-user {FRONT_USER} \
+             --front-path {GUEST_FRONT_PATH} -l {GUEST_AGENT_LOG}"
         ),
         AgentKind::QemuGa => format!(
             "exec /usr/sbin/qemu-ga -m virtio-serial -p {port} -l {GUEST_AGENT_LOG} \
@@ -223,7 +234,7 @@ impl Tree {
             "mnt/data",
             "root",
             "home/testuser",
-            "var",
+            "var/log",
         ] {
             mkdir(&self.root.join(d))?;
         }
@@ -322,6 +333,29 @@ impl Tree {
             copy(Path::new("/etc/login.defs"), &self.path("/etc/login.defs"))?;
         }
         Ok(())
+    }
+
+    /// apparmor_parser, the system's profile includes and the project's
+    /// profile, for the init to load it into the guest kernel (Debian's has
+    /// AppArmor built in).
+    fn apparmor(&self) -> Result<()> {
+        let parser = Path::new("/usr/sbin/apparmor_parser");
+        if !parser.exists() {
+            return fail("/usr/sbin/apparmor_parser missing: install apparmor");
+        }
+        self.copy_binary(parser, "/usr/sbin/apparmor_parser")?;
+        for dir in ["abi", "tunables", "abstractions"] {
+            let src = Path::new("/etc/apparmor.d").join(dir);
+            copy_tree(&src, &self.path(&format!("/etc/apparmor.d/{dir}")))?;
+        }
+        self.write(
+            "/etc/apparmor.d/local/usr.sbin.agent-helper",
+            include_str!("guest/apparmor-local"),
+            0o644,
+        )?;
+        let profile =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../dist/apparmor/usr.sbin.agent-helper");
+        copy(&profile, &self.path(GUEST_APPARMOR_PROFILE))
     }
 
     /// The kernel modules (with their dependencies, in load order),
@@ -474,6 +508,23 @@ fn collect(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
         let is_dir = entry.file_type().map_err(|e| e.to_string())?.is_dir();
         if is_dir {
             collect(root, &path, out)?;
+        }
+    }
+    Ok(())
+}
+
+/// Copies a directory of plain files and directories.
+fn copy_tree(src: &Path, dst: &Path) -> Result<()> {
+    mkdir(dst)?;
+    for entry in std::fs::read_dir(src)
+        .map_err(|e| format!("{}: {e}", src.display()))?
+        .flatten()
+    {
+        let to = dst.join(entry.file_name());
+        if entry.file_type().map_err(|e| e.to_string())?.is_dir() {
+            copy_tree(&entry.path(), &to)?;
+        } else {
+            copy(&entry.path(), &to)?;
         }
     }
     Ok(())

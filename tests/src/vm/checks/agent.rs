@@ -220,6 +220,11 @@ pub(super) fn privileges(vm: &mut Vm) -> Result<Outcome> {
     )))
 }
 
+/// What /proc/PID/attr/current reads for the front: the helper execs it
+/// under no_new_privs, so the profile stacks `agent-front` on the helper's
+/// own (both confine it).
+const FRONT_APPARMOR_LABEL: &str = "agent-front//&agent-helper (enforce)";
+
 fn write_guest_policy(vm: &mut Vm, text: &str) -> Result<()> {
     let quoted = text.replace('\'', r"'\''");
     vm.sh(&format!(
@@ -282,4 +287,94 @@ pub(super) fn policy_reload(vm: &mut Vm) -> Result<Outcome> {
         "denying guest-get-time took effect {:.2} s after SIGHUP; an invalid file kept it denied; restoring the file re-enabled it",
         took.as_secs_f64()
     )))
+}
+
+/// The label AppArmor shows for a guest process, e.g. "agent-helper (enforce)".
+fn apparmor_label(vm: &mut Vm, pid: u32) -> Result<String> {
+    Ok(vm
+        .sh(&format!("cat /proc/{pid}/attr/current"))?
+        .trim()
+        .to_string())
+}
+
+pub(super) fn apparmor(vm: &mut Vm) -> Result<Outcome> {
+    if vm.image.agent == AgentKind::QemuGa {
+        return Ok(Outcome::Skip(
+            "the project's AppArmor profile confines agent-helper and agent-front: the qemu-ga guest loads none".into(),
+        ));
+    }
+    let loaded = vm.sh("cat /sys/kernel/security/apparmor/profiles")?;
+    for profile in ["agent-helper (enforce)", "agent-front (enforce)"] {
+        if !loaded.lines().any(|l| l.trim() == profile) {
+            return fail(format!(
+                "the guest kernel has no {profile:?}; loaded: {loaded:?}"
+            ));
+        }
+    }
+    let helper = guest_pid(vm, "agent-helper")?.ok_or("no agent-helper running")?;
+    let front = guest_pid(vm, "agent-front")?.ok_or("no agent-front running")?;
+    let helper_label = apparmor_label(vm, helper)?;
+    let front_label = apparmor_label(vm, front)?;
+    if helper_label != "agent-helper (enforce)" {
+        return fail(format!("helper {helper} is confined by {helper_label:?}"));
+    }
+    if front_label != FRONT_APPARMOR_LABEL {
+        return fail(format!("front {front} is confined by {front_label:?}"));
+    }
+    // A denial is real: a shell that moves itself into the front's profile
+    // cannot open /etc/passwd, which the same shell reads unconfined. The
+    // redirection is the shell's own open, so no exec is involved.
+    let read = "read -r line < /etc/passwd && echo read";
+    let unconfined = vm.shell.run(read, Duration::from_secs(10))?;
+    if unconfined.status != 0 {
+        return fail(format!(
+            "the unconfined shell cannot read /etc/passwd: {}",
+            unconfined.text
+        ));
+    }
+    let confined = vm.shell.run(
+        &format!("echo 'changeprofile agent-front' > /proc/self/attr/current || exit 99; {read}"),
+        Duration::from_secs(10),
+    )?;
+    if confined.status == 99 {
+        return fail(format!(
+            "cannot move a shell into agent-front: {}",
+            confined.text
+        ));
+    }
+    if confined.status == 0 || !confined.text.contains("Permission denied") {
+        return fail(format!(
+            "a shell in agent-front read /etc/passwd (status {}): {}",
+            confined.status,
+            confined.text.trim()
+        ));
+    }
+    Ok(Outcome::Pass(format!(
+        "both profiles loaded in enforce mode; helper {helper}: {helper_label:?}, front {front}: {front_label:?}; a shell moved into agent-front is refused /etc/passwd ({})",
+        confined.text.trim()
+    )))
+}
+
+/// After every other check: the profiles refused the agent nothing it did
+/// (explicit `deny` rules are not logged, so the deliberate refusal above
+/// leaves no line).
+pub(super) fn no_apparmor_denials(vm: &mut Vm) -> Result<Outcome> {
+    if vm.image.agent == AgentKind::QemuGa {
+        return Ok(Outcome::Skip(
+            "the qemu-ga guest loads no AppArmor profile".into(),
+        ));
+    }
+    let denials = vm
+        .shell
+        .run(
+            "dmesg | grep 'apparmor=\"DENIED\"'",
+            Duration::from_secs(10),
+        )?
+        .text;
+    if !denials.trim().is_empty() {
+        return fail(format!("the kernel logged AppArmor denials:\n{denials}"));
+    }
+    Ok(Outcome::Pass(
+        "no apparmor=\"DENIED\" line in the guest's kernel log".into(),
+    ))
 }

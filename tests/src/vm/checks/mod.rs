@@ -29,8 +29,8 @@ struct Check {
 }
 
 /// In order: hibernation before memory hotplug (an image taken with a
-/// hot-added DIMM cannot resume in a QEMU started without it), shutdown
-/// last.
+/// hot-added DIMM cannot resume in a QEMU started without it), the AppArmor
+/// log read once everything ran, shutdown last.
 const CHECKS: &[Check] = &[
     Check {
         name: "guest-info (libvirt, Proxmox)",
@@ -61,6 +61,11 @@ const CHECKS: &[Check] = &[
         name: "privileges inside the guest",
         needs: &[],
         run: agent::privileges,
+    },
+    Check {
+        name: "AppArmor confines helper and front",
+        needs: &[],
+        run: agent::apparmor,
     },
     Check {
         name: "freeze/thaw, write blocked",
@@ -114,6 +119,11 @@ const CHECKS: &[Check] = &[
         name: "memory hotplug + online",
         needs: &["guest-get-memory-blocks", "guest-set-memory-blocks"],
         run: system::memory_hotplug,
+    },
+    Check {
+        name: "no AppArmor denials",
+        needs: &[],
+        run: agent::no_apparmor_denials,
     },
     Check {
         name: "guest-shutdown",
@@ -253,6 +263,14 @@ fn diagnostics(vm: &mut Vm) -> String {
         match vm.shell.run(
             // guest-info polling would fill the tail: leave it out.
             &format!("grep -v 'command=\"guest-info\"' {GUEST_AGENT_LOG} | tail -n 40"),
+            Duration::from_secs(10),
+        ) {
+            Ok(o) => out.push_str(&o.text),
+            Err(e) => out.push_str(&format!("(unavailable: {e})\n")),
+        }
+        out.push_str("\n--- AppArmor denials (end) ---\n");
+        match vm.shell.run(
+            "dmesg | grep 'apparmor=\"DENIED\"' | tail -n 20",
             Duration::from_secs(10),
         ) {
             Ok(o) => out.push_str(&o.text),
