@@ -124,6 +124,11 @@ impl Agent {
     /// statedir, socket, policy and log, as a service manager would.
     pub fn restart(&mut self) {
         self.stop();
+        self.respawn();
+    }
+
+    /// Starts the helper again with this agent's settings and waits for it.
+    fn respawn(&mut self) {
         self.starts_logged = self.log_text().matches("agent ready").count();
         self.child = spawn_helper(
             &self.dir.0,
@@ -164,34 +169,12 @@ impl Agent {
         // The crashed helper left its socket; readiness must not be judged
         // by it.
         let _ = std::fs::remove_file(&self.socket);
-        self.starts_logged = self.log_text().matches("agent ready").count();
-        self.child = spawn_helper(
-            &self.dir.0,
-            &self.socket,
-            &self.log,
-            &self.policy,
-            &self.extra_args,
-            &self.env,
-        );
-        self.wait_ready();
+        self.respawn();
     }
 
     /// SIGTERM, then SIGKILL if the helper has not exited within 5 s.
     fn stop(&mut self) {
-        if let Ok(Some(_)) = self.child.try_wait() {
-            // Already reaped: its pid may belong to another process now.
-            return;
-        }
-        self.signal(libc::SIGTERM);
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        terminate(&mut self.child);
     }
 
     pub fn helper_pid(&self) -> u32 {
@@ -269,6 +252,26 @@ fn spawn_helper(
         .stdin(Stdio::null())
         .spawn()
         .expect("start agent-helper")
+}
+
+/// Stops a child the test started: SIGTERM, then SIGKILL if it has not
+/// exited within 5 s. A child already reaped is left alone (its pid may
+/// belong to another process by now).
+pub fn terminate(child: &mut Child) {
+    if let Ok(Some(_)) = child.try_wait() {
+        return;
+    }
+    // SAFETY: signalling our own, not yet reaped, child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 /// Processes whose parent is `pid`.
