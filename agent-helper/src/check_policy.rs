@@ -9,14 +9,7 @@ use policy::CheckReport;
 use std::process::ExitCode;
 
 pub fn run(query: PolicyQuery) -> ExitCode {
-    for warning in &query.compat.warnings {
-        eprintln!("{warning}");
-    }
-    let shown = query.policy.display().to_string();
-    let source = PolicySource {
-        path: query.policy,
-        rpc_lists: query.compat.rpc_lists,
-    };
+    let (shown, source) = PolicySource::for_query(query);
     let report = CheckReport::new(&shown, &source.load());
     for d in &report.diagnostics {
         eprintln!("{d}");

@@ -17,14 +17,7 @@ const LEXICAL_NOTE: &str = "resolved lexically: . and .. removed, symlinks not f
                             agent judges the path it really opens";
 
 pub fn run(query: PolicyQuery, request: &str) -> ExitCode {
-    for warning in &query.compat.warnings {
-        eprintln!("{warning}");
-    }
-    let shown = query.policy.display().to_string();
-    let source = PolicySource {
-        path: query.policy,
-        rpc_lists: query.compat.rpc_lists,
-    };
+    let (shown, source) = PolicySource::for_query(query);
     let policy = match source.load() {
         Ok(p) => p,
         Err(errors) => {

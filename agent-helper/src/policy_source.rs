@@ -2,6 +2,7 @@
 //! allow lists (command line and config file) layered over it. Loaded at
 //! start and again on each SIGHUP; the lists are fixed at start.
 
+use crate::cli::PolicyQuery;
 use policy::{Policy, PolicyErrors, RpcLists};
 use std::path::PathBuf;
 
@@ -11,6 +12,20 @@ pub struct PolicySource {
 }
 
 impl PolicySource {
+    /// For `--check-policy` and `--explain`: prints the config file's
+    /// warnings, and returns the policy file's name as shown to the admin.
+    pub fn for_query(query: PolicyQuery) -> (String, PolicySource) {
+        for warning in &query.compat.warnings {
+            eprintln!("{warning}");
+        }
+        let shown = query.policy.display().to_string();
+        let source = PolicySource {
+            path: query.policy,
+            rpc_lists: query.compat.rpc_lists,
+        };
+        (shown, source)
+    }
+
     pub fn load(&self) -> Result<Policy, PolicyErrors> {
         Policy::load(&self.path).map(|p| p.with_rpc_lists(self.rpc_lists.clone()))
     }

@@ -9,7 +9,7 @@ use crate::rules::{
     self, CommandRules, KeyKind, KeySpec, Located, RuleEntry, RuleValue, FILE_MODES,
     FILE_MODES_CANONICAL,
 };
-use crate::{glob, suggest, CommandPattern, DefaultAction, Policy, RpcLists};
+use crate::{glob, suggest, CommandPattern, DefaultAction, Policy};
 use protocol::commands::COMMANDS;
 use std::ops::Range;
 use std::path::Path;
@@ -58,13 +58,7 @@ pub fn parse(text: &str, file: &str) -> Result<Policy, PolicyErrors> {
     let root = doc.as_table();
     let mut policy = Policy {
         file: file.to_string(),
-        default: DefaultAction::Deny,
-        default_location: None,
-        allow: Vec::new(),
-        deny: Vec::new(),
-        rules: Vec::new(),
-        rpc_lists: RpcLists::default(),
-        parse_warnings: Vec::new(),
+        ..Policy::deny_all()
     };
     let mut allow_key = None;
     for (key, item) in root.iter() {
