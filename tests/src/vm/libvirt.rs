@@ -133,10 +133,9 @@ impl LibvirtClient {
         }
     }
 
-    /// Sends a command and returns the whole reply object (`return` or
-    /// `error`). Syncs first when this connection has not, or after a
-    /// timeout.
-    pub fn command(&mut self, request: &Value, limit: Duration) -> Result<Value> {
+    /// Syncs when this connection has not (or after a timeout), then sends
+    /// one bare command; returns its name for messages.
+    fn send_command(&mut self, request: &Value) -> Result<String> {
         if !self.synced {
             self.sync()?;
         }
@@ -146,6 +145,14 @@ impl LibvirtClient {
             self.disconnect();
             return fail(format!("{name} write: {e}"));
         }
+        Ok(name)
+    }
+
+    /// Sends a command and returns the whole reply object (`return` or
+    /// `error`). Syncs first when this connection has not, or after a
+    /// timeout.
+    pub fn command(&mut self, request: &Value, limit: Duration) -> Result<Value> {
+        let name = self.send_command(request)?;
         let deadline = Instant::now() + limit;
         match self.read_reply_line(deadline, &name)? {
             None => fail(format!("{name}: no reply within {limit:?}")),
@@ -162,15 +169,7 @@ impl LibvirtClient {
     /// guest-suspend-*). Returns an error reply if one comes within
     /// `grace`; silence is success, as libvirt takes it.
     pub fn command_without_reply(&mut self, request: &Value, grace: Duration) -> Result<()> {
-        if !self.synced {
-            self.sync()?;
-        }
-        let name = request["execute"].as_str().unwrap_or("?").to_string();
-        let conn = self.connection()?;
-        if let Err(e) = conn.send(format!("{request}\n").as_bytes()) {
-            self.disconnect();
-            return fail(format!("{name} write: {e}"));
-        }
+        let name = self.send_command(request)?;
         let deadline = Instant::now() + grace;
         let conn = self.conn.as_mut().expect("connected");
         match conn.read_line(deadline) {
