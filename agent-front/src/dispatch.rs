@@ -3,7 +3,7 @@
 //! command itself (`commands`), and the reply in qemu-ga's format.
 
 use crate::commands;
-use crate::json::writer::{qdict_order, write_value};
+use crate::json::writer::{qdict_order, size_hint, write_value};
 use crate::json::StreamItem;
 use crate::link::{CallError, HelperLink};
 use protocol::commands::{self as table, Availability, CommandSpec, Side};
@@ -167,6 +167,7 @@ fn error_reply(error: &QgaError, id: Option<&Value>) -> Vec<u8> {
 }
 
 fn finish(reply: &Value, mut out: Vec<u8>) -> Vec<u8> {
+    out.reserve(size_hint(reply) + 1);
     write_value(reply, &mut out);
     out.push(b'\n');
     out

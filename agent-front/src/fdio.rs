@@ -1,6 +1,12 @@
 //! Non-blocking reads and writes on raw fds driven by tokio's reactor. The
 //! front never opens anything: every fd it uses was handed over by the
 //! helper, so plain `read`/`write`/`recv`/`send` are all it needs.
+//!
+//! The reactor watches for input only. Watching for output too would wake
+//! the front each time the host or the helper takes bytes off a socket
+//! (every reply and every helper request), for nothing: writes are tried
+//! at once and wait in `poll` only when the peer's buffer is full. The
+//! front serves one request at a time, so that wait holds up nothing.
 
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -46,22 +52,33 @@ pub fn read_now(fd: &AsyncFd<OwnedFd>, buf: &mut [u8]) -> io::Result<usize> {
     check(unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) })
 }
 
-pub async fn write_all(fd: &AsyncFd<OwnedFd>, mut data: &[u8]) -> io::Result<()> {
+pub fn write_all(fd: &AsyncFd<OwnedFd>, mut data: &[u8]) -> io::Result<()> {
     while !data.is_empty() {
-        let mut guard = fd.writable().await?;
         // SAFETY: data is valid for data.len() bytes.
-        let r = guard.try_io(|inner| {
-            check(unsafe { libc::write(inner.as_raw_fd(), data.as_ptr().cast(), data.len()) })
-        });
-        match r {
-            Ok(Ok(0)) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(Ok(n)) => data = &data[n..],
-            Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
-            Ok(Err(e)) => return Err(e),
-            Err(_would_block) => {}
+        match check(unsafe { libc::write(fd.as_raw_fd(), data.as_ptr().cast(), data.len()) }) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => data = &data[n..],
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => wait_writable(fd)?,
+            Err(e) => return Err(e),
         }
     }
     Ok(())
+}
+
+/// Waits until the peer has taken enough bytes for the next write.
+fn wait_writable(fd: &AsyncFd<OwnedFd>) -> io::Result<()> {
+    let mut pfd = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events: libc::POLLOUT,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd; no timeout.
+    match check(unsafe { libc::poll(&mut pfd, 1, -1) } as isize) {
+        Err(e) if e.kind() != io::ErrorKind::Interrupted => Err(e),
+        // Readiness, a hang-up or an error: the next write tells which.
+        _ => Ok(()),
+    }
 }
 
 /// Receives one datagram into `buf`; returns its full length, which is
@@ -100,22 +117,22 @@ pub fn recv_datagram_now(fd: &AsyncFd<OwnedFd>, buf: &mut [u8]) -> io::Result<us
     })
 }
 
-pub async fn send_datagram(fd: &AsyncFd<OwnedFd>, data: &[u8]) -> io::Result<()> {
+pub fn send_datagram(fd: &AsyncFd<OwnedFd>, data: &[u8]) -> io::Result<()> {
     loop {
-        let mut guard = fd.writable().await?;
         // SAFETY: data is valid for data.len() bytes.
-        let r = guard.try_io(|inner| {
-            check(unsafe {
-                libc::send(
-                    inner.as_raw_fd(),
-                    data.as_ptr().cast(),
-                    data.len(),
-                    libc::MSG_NOSIGNAL,
-                )
-            })
+        let sent = check(unsafe {
+            libc::send(
+                fd.as_raw_fd(),
+                data.as_ptr().cast(),
+                data.len(),
+                libc::MSG_NOSIGNAL,
+            )
         });
-        if let Ok(result) = r {
-            return result.map(|_| ());
+        match sent {
+            Ok(_) => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => wait_writable(fd)?,
+            Err(e) => return Err(e),
         }
     }
 }
@@ -148,9 +165,9 @@ pub async fn accept(listener: &AsyncFd<OwnedFd>) -> io::Result<OwnedFd> {
     }
 }
 
-/// Registers an owned fd with the reactor.
+/// Registers an owned fd with the reactor, for input only.
 pub fn register(fd: OwnedFd) -> io::Result<AsyncFd<OwnedFd>> {
     // SAFETY: OwnedFd guarantees the descriptor is open and owned by us for
     // as long as the AsyncFd holds it, which is what registration requires.
-    Ok(unsafe { AsyncFd::register(fd) }?)
+    Ok(unsafe { AsyncFd::register_with_interest(fd, tokio::io::Interest::READABLE) }?)
 }

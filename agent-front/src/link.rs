@@ -112,9 +112,7 @@ impl HelperLink {
             id: self.request_id.clone(),
         })
         .map_err(|e| CallError::Request(QgaError::internal(&e.to_string())))?;
-        fdio::send_datagram(&self.fd, &bytes)
-            .await
-            .map_err(CallError::Link)?;
+        fdio::send_datagram(&self.fd, &bytes).map_err(CallError::Link)?;
         loop {
             match self.recv().await.map_err(CallError::Link)? {
                 FromHelper::Reply { seq: got, result } if got == seq => {

@@ -6,6 +6,7 @@ mod args;
 mod commands;
 mod dispatch;
 mod fdio;
+mod heap;
 mod json;
 mod link;
 mod log_gate;
@@ -130,6 +131,7 @@ fn run(options: Options) -> Result<Stopped, String> {
     let link_fd = inherited(options.link_fd)?;
     fdio::set_nonblocking(&channel).map_err(|e| e.to_string())?;
     fdio::set_nonblocking(&link_fd).map_err(|e| e.to_string())?;
+    heap::keep_between_requests();
     // Everything that needs a syscall outside the filter happens above or
     // inside the runtime constructor; nothing after this line may.
     let runtime = tokio::runtime::Builder::new_current_thread()

@@ -63,6 +63,11 @@ pub const FRONT_SYSCALLS: &[Row] = &[
         "close a finished host connection",
     ),
     (libc::SYS_epoll_wait, When::Always, "tokio reactor"),
+    (
+        libc::SYS_poll,
+        When::Always,
+        "wait until the host or the helper takes more bytes (the reactor watches input only)",
+    ),
     (libc::SYS_epoll_pwait, When::Always, "tokio reactor"),
     (
         libc::SYS_epoll_ctl,

@@ -4,6 +4,7 @@
 
 use crate::dispatch::{self, Outcome};
 use crate::fdio;
+use crate::heap::{HeapTrim, IDLE_BEFORE_TRIM};
 use crate::json::{StreamItem, Streamer};
 use crate::link::HelperLink;
 use protocol::limits::CHANNEL_HANGUP_RETRY_MS;
@@ -169,7 +170,7 @@ async fn converse(
                 Outcome::Reply(bytes) if bytes.is_empty() => {}
                 Outcome::Reply(bytes) => {
                     heap.moved(bytes.len());
-                    if let Err(e) = fdio::write_all(conn, &bytes).await {
+                    if let Err(e) = fdio::write_all(conn, &bytes) {
                         tracing::debug!(error = %e, "write to host failed");
                         match kind {
                             ChannelKind::Listener => return Ended::HostGone,
@@ -181,35 +182,5 @@ async fn converse(
                 Outcome::LinkLost(e) => return Ended::LinkLost(e),
             }
         }
-    }
-}
-
-/// How long the channel must be quiet before memory is given back.
-const IDLE_BEFORE_TRIM: Duration = Duration::from_millis(100);
-
-/// Bytes moved since the last trim that make one worth doing.
-const TRIM_AFTER_BYTES: usize = 1 << 20;
-
-/// Gives the heap's free memory back to the kernel once the host goes
-/// quiet after a large transfer. Not during one: the next request would
-/// only fault the same pages in again.
-#[derive(Default)]
-struct HeapTrim {
-    moved: usize,
-}
-
-impl HeapTrim {
-    fn moved(&mut self, bytes: usize) {
-        self.moved = self.moved.saturating_add(bytes);
-    }
-
-    fn due(&self) -> bool {
-        self.moved >= TRIM_AFTER_BYTES
-    }
-
-    fn trim(&mut self) {
-        // SAFETY: malloc_trim only releases free memory of the allocator.
-        unsafe { libc::malloc_trim(0) };
-        self.moved = 0;
     }
 }

@@ -68,16 +68,14 @@ pub fn write_value(value: &Value, out: &mut Vec<u8>) {
 }
 
 pub fn write_string(s: &str, out: &mut Vec<u8>) {
+    out.reserve(s.len() + 2);
     out.push(b'"');
     let bytes = s.as_bytes();
     let mut start = 0;
     while start < bytes.len() {
         // Printable ASCII other than `"` and `\` is copied as it is, in runs:
         // a large base64 payload is one run.
-        let run = bytes[start..]
-            .iter()
-            .position(|&b| !(b' '..=b'~').contains(&b) || b == b'"' || b == b'\\')
-            .unwrap_or(bytes.len() - start);
+        let run = plain_run(&bytes[start..]);
         out.extend_from_slice(&bytes[start..start + run]);
         start += run;
         let Some(c) = s[start..].chars().next() else {
@@ -87,6 +85,54 @@ pub fn write_string(s: &str, out: &mut Vec<u8>) {
         start += c.len_utf8();
     }
     out.push(b'"');
+}
+
+fn needs_escape(b: u8) -> bool {
+    !(b' '..=b'~').contains(&b) || b == b'"' || b == b'\\'
+}
+
+/// Length of the leading run of bytes that need no escape. Eight bytes at
+/// a time while none of them does (a word test with no false negatives),
+/// then byte by byte: the payload of a file read is megabytes of base64.
+fn plain_run(bytes: &[u8]) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let has_zero_byte = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS != 0;
+    let mut words = bytes.chunks_exact(8);
+    let mut clean = 0;
+    for word in words.by_ref() {
+        let x = u64::from_le_bytes(word.try_into().unwrap_or_default());
+        let control = x.wrapping_sub(ONES * 0x20) & !x & HIGHS != 0;
+        let high_or_del = (x.wrapping_add(ONES) | x) & HIGHS != 0;
+        if control
+            || high_or_del
+            || has_zero_byte(x ^ (ONES * u64::from(b'"')))
+            || has_zero_byte(x ^ (ONES * u64::from(b'\\')))
+        {
+            break;
+        }
+        clean += 8;
+    }
+    clean
+        + bytes[clean..]
+            .iter()
+            .position(|&b| needs_escape(b))
+            .unwrap_or(bytes.len() - clean)
+}
+
+/// Bytes `write_value` will print, about: enough to size the output once.
+pub fn size_hint(value: &Value) -> usize {
+    match value {
+        Value::String(s) => s.len() + 2,
+        Value::Array(items) => 2 + items.iter().map(|v| size_hint(v) + 2).sum::<usize>(),
+        Value::Object(map) => {
+            2 + map
+                .iter()
+                .map(|(k, v)| k.len() + 6 + size_hint(v))
+                .sum::<usize>()
+        }
+        _ => 24,
+    }
 }
 
 fn write_escaped(c: char, out: &mut Vec<u8>) {
@@ -139,6 +185,25 @@ fn trim_fraction(s: &str) -> &str {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn plain_run_stops_at_the_first_byte_to_escape_wherever_it_is() {
+        let naive = |b: &[u8]| b.iter().position(|&c| needs_escape(c)).unwrap_or(b.len());
+        let base = b"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".to_vec();
+        for special in [0u8, 0x1F, b'"', b'\\', 0x7F, 0x80, 0xFF, b' ', b'~'] {
+            for at in 0..base.len() {
+                let mut bytes = base.clone();
+                bytes[at] = special;
+                for from in 0..=at {
+                    assert_eq!(
+                        plain_run(&bytes[from..]),
+                        naive(&bytes[from..]),
+                        "byte {special:#x} at {at}, from {from}"
+                    );
+                }
+            }
+        }
+    }
 
     fn text(v: &Value) -> String {
         let mut out = Vec::new();
