@@ -6,6 +6,7 @@
 mod audit;
 mod channel;
 mod check_policy;
+mod child_filters;
 mod cli;
 mod daemon;
 mod dispatch;
@@ -170,6 +171,9 @@ fn run(mut options: RunOptions) -> Result<(), String> {
         .map_err(|e| format!("signalfd: {e}"))?;
 
     let changes_a_password_root = options.system.password_root.is_some();
+    // Before anything can run a program: the filters its children apply.
+    child_filters::prepare(options.seccomp, changes_a_password_root)
+        .map_err(|e| format!("seccomp: {e}"))?;
     let files = ops::files::FileTable::new(statedir.clone());
     let fsfreeze = ops::fsfreeze::Fsfreeze::new(statedir, options.fsfreeze_hook.clone(), frozen);
     let ctx = dispatch::Context {

@@ -2,8 +2,11 @@
 //! fsfreeze hook, ...): a fixed path, an explicit argument list, a clean
 //! environment, optional input on stdin (never on the command line, where
 //! other users could read it), bounded captured output and a time limit.
-//! The helper's seccomp filter is inherited by the program.
+//! The program runs under the seccomp filter of its kind
+//! (`child_filters`), which the child applies just before its exec, on top
+//! of the helper's filter it inherits.
 
+use crate::child_filters::{self, ChildKind};
 use std::io::{self, Write};
 use std::os::fd::AsRawFd;
 use std::path::Path;
@@ -47,13 +50,21 @@ impl ProgramOutput {
 }
 
 pub fn run(
+    kind: ChildKind,
     program: &Path,
     args: &[&str],
     stdin: Option<&[u8]>,
     timeout: Duration,
 ) -> io::Result<ProgramOutput> {
-    use std::os::unix::process::ExitStatusExt;
-    let mut child = Command::new(program)
+    use std::os::unix::process::{CommandExt, ExitStatusExt};
+    let filter = child_filters::filter(kind);
+    let mut command = Command::new(program);
+    // SAFETY: the closure runs in the child between fork and exec and only
+    // makes two syscalls on the program compiled before the fork.
+    unsafe {
+        command.pre_exec(move || child_filters::apply_in_child(filter));
+    }
+    let mut child = command
         .args(args)
         .env_clear()
         .env("PATH", PROGRAM_PATH)
@@ -95,6 +106,13 @@ pub fn run(
     };
     drain(&mut stdout, &mut out.0);
     drain(&mut stderr, &mut out.1);
+    if status.signal() == Some(libc::SIGSYS) {
+        tracing::error!(
+            program = %program.display(),
+            "{}",
+            child_filters::describe_sigsys(kind)
+        );
+    }
     Ok(ProgramOutput {
         code: status.code(),
         signal: status.signal(),
@@ -162,6 +180,7 @@ mod tests {
     #[test]
     fn captures_output_status_and_stdin() {
         let out = run(
+            ChildKind::FsfreezeHook,
             Path::new("/bin/sh"),
             &["-c", "cat; echo err >&2; exit 3"],
             Some(b"in"),
@@ -176,7 +195,14 @@ mod tests {
 
     #[test]
     fn environment_is_clean() {
-        let out = run(Path::new("/usr/bin/env"), &[], None, Duration::from_secs(5)).unwrap();
+        let out = run(
+            ChildKind::FsfreezeHook,
+            Path::new("/usr/bin/env"),
+            &[],
+            None,
+            Duration::from_secs(5),
+        )
+        .unwrap();
         let text = String::from_utf8(out.stdout).unwrap();
         let mut names: Vec<_> = text.lines().filter_map(|l| l.split('=').next()).collect();
         names.sort_unstable();
@@ -187,6 +213,7 @@ mod tests {
     fn time_limit_kills() {
         let t = Instant::now();
         let out = run(
+            ChildKind::Power,
             Path::new("/bin/sleep"),
             &["10"],
             None,
@@ -201,6 +228,7 @@ mod tests {
     #[test]
     fn output_is_bounded() {
         let out = run(
+            ChildKind::FsfreezeHook,
             Path::new("/bin/sh"),
             &["-c", "head -c 1000000 /dev/zero"],
             None,
@@ -209,5 +237,59 @@ mod tests {
         .unwrap();
         assert_eq!(out.stdout.len(), MAX_CAPTURED_OUTPUT);
         assert!(out.success());
+    }
+
+    fn seccomp_filters(status: &str) -> u32 {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("Seccomp_filters:"))
+            .expect("this kernel reports Seccomp_filters")
+            .trim()
+            .parse()
+            .unwrap()
+    }
+
+    #[test]
+    fn every_kind_runs_under_one_more_filter() {
+        let own = seccomp_filters(&std::fs::read_to_string("/proc/self/status").unwrap());
+        for kind in ChildKind::ALL {
+            // head makes only the start-up syscalls every kind allows.
+            let out = run(
+                kind,
+                Path::new("/usr/bin/head"),
+                &["-n", "100", "/proc/self/status"],
+                None,
+                Duration::from_secs(5),
+            )
+            .unwrap();
+            assert!(out.success(), "{}: {out:?}", kind.name());
+            let status = String::from_utf8(out.stdout).unwrap();
+            assert_eq!(seccomp_filters(&status), own + 1, "{}", kind.name());
+            assert!(status.contains("\nSeccomp:\t2\n"), "{}", kind.name());
+        }
+    }
+
+    #[test]
+    fn a_syscall_outside_the_kind_kills_the_program() {
+        // The shell's fork is outside the clock filter.
+        let out = run(
+            ChildKind::Clock,
+            Path::new("/bin/sh"),
+            &["-c", "/bin/true; echo done"],
+            None,
+            Duration::from_secs(5),
+        )
+        .unwrap();
+        assert_eq!(out.signal, Some(libc::SIGSYS));
+        assert!(out.stdout.is_empty());
+        let out = run(
+            ChildKind::FsfreezeHook,
+            Path::new("/bin/sh"),
+            &["-c", "/bin/true; echo done"],
+            None,
+            Duration::from_secs(5),
+        )
+        .unwrap();
+        assert_eq!(out.stdout, b"done\n");
     }
 }

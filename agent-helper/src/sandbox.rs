@@ -1,12 +1,14 @@
 //! Seccomp filters built by the helper, as tables: syscall and the reason
-//! it is needed. Two filters: the helper's own, and the one a new front
+//! it is needed. Here: the helper's own filter, and the one a new front
 //! gets between fork and exec (the front then adds its own, tighter one).
+//! The filters of the programs the helper runs are in `child_filters`.
 
+use crate::child_filters;
 use crate::cli::SeccompMode;
 use seccompiler::BpfProgram;
 
 #[path = "../../agent-front/src/seccomp_rules.rs"]
-mod rules;
+pub(crate) mod rules;
 use rules::{build_filter, Enforcement, Row, When, FRONT_SYSCALLS};
 
 /// What a freshly exec'd front needs before its own filter is in place:
@@ -137,7 +139,8 @@ const FRONT_STARTUP_SYSCALLS: &[Row] = &[
 ];
 
 /// The helper's own filter: its event loop, the work of its operations, and
-/// what a child does between fork and exec (the child inherits this filter).
+/// what a child does between fork and its own filter (a front's, or a
+/// program's from `child_filters`).
 const HELPER_SYSCALLS: &[Row] = &[
     // event loop and link
     (
@@ -337,180 +340,57 @@ const HELPER_SYSCALLS: &[Row] = &[
         When::Always,
         "a forked child's libc set-up",
     ),
-    // programs the helper runs: chpasswd (with PAM), shutdown, systemctl,
-    // pm-utils; they inherit this filter
+    // running programs: the helper's side of it (the child's side, from
+    // its exec on, is in `child_filters`, whose tables this filter also
+    // includes)
     (
         libc::SYS_pipe2,
         When::Always,
-        "stdin and output pipes of an operation's program",
+        "stdin and output pipes of a program the helper runs",
     ),
-    (libc::SYS_execve, When::Always, "run an operation's program"),
     (
         libc::SYS_clock_nanosleep,
         When::Always,
         "wait for a program that closed its output but has not exited",
     ),
     (
-        libc::SYS_getgid,
-        When::Always,
-        "chpasswd and shell scripts read their group ids",
-    ),
-    (
-        libc::SYS_getegid,
-        When::Always,
-        "shell scripts read their group ids",
-    ),
-    (libc::SYS_getppid, When::Always, "shell scripts set $PPID"),
-    (
-        libc::SYS_setreuid,
-        When::Always,
-        "chpasswd makes its real ids root's",
-    ),
-    (
-        libc::SYS_setregid,
-        When::Always,
-        "chpasswd makes its real ids root's",
-    ),
-    (
-        libc::SYS_statfs,
-        When::Always,
-        "libselinux in chpasswd looks for selinuxfs",
-    ),
-    (
-        libc::SYS_fstatfs,
-        When::Always,
-        "libselinux in chpasswd checks /proc",
-    ),
-    (
         libc::SYS_socket,
         When::ArgEquals(0, libc::AF_UNIX as u64),
-        "chpasswd logs to /dev/log and asks nscd; systemctl talks to systemd; \
-         NSS asks nscd and systemd-userdbd (guest-ssh-*)",
-    ),
-    (
-        libc::SYS_socket,
-        When::ArgEquals(0, libc::AF_NETLINK as u64),
-        "chpasswd sends its audit record",
+        "NSS asks nscd and systemd-userdbd (guest-ssh-*)",
     ),
     (
         libc::SYS_connect,
         When::Always,
-        "chpasswd reaches /dev/log and nscd; systemctl reaches systemd; NSS \
-         reaches nscd or systemd-userdbd",
-    ),
-    (
-        libc::SYS_alarm,
-        When::Always,
-        "chpasswd bounds its wait for the account files' lock",
-    ),
-    (
-        libc::SYS_umask,
-        When::Always,
-        "chpasswd creates the new shadow file private",
+        "NSS reaches nscd or systemd-userdbd",
     ),
     (
         libc::SYS_fchown,
         When::Always,
-        "chpasswd gives the new shadow file the old one's owner; \
-         guest-ssh-add-authorized-keys gives a new ~/.ssh and authorized_keys \
+        "guest-ssh-add-authorized-keys gives a new ~/.ssh and authorized_keys \
          to their user",
     ),
     (
         libc::SYS_fchmod,
         When::Always,
-        "chpasswd gives the new shadow file the old one's mode; guest-ssh-* \
-         set the modes of ~/.ssh (0700) and authorized_keys (0600)",
-    ),
-    (
-        libc::SYS_fdatasync,
-        When::Always,
-        "chpasswd flushes the new shadow file",
-    ),
-    (
-        libc::SYS_link,
-        When::Always,
-        "chpasswd takes the account files' lock with a hard link",
-    ),
-    (
-        libc::SYS_utimensat,
-        When::Always,
-        "chpasswd keeps the times on its shadow- backup",
-    ),
-    (
-        libc::SYS_sendmsg,
-        When::Always,
-        "systemctl and shutdown send requests to systemd",
-    ),
-    (
-        libc::SYS_recvmsg,
-        When::Always,
-        "systemctl and shutdown read systemd's answers; nscd hands its \
-         passwd cache over as a file descriptor",
-    ),
-    (
-        libc::SYS_getsockopt,
-        When::Always,
-        "systemctl checks its peer's credentials and buffer sizes",
-    ),
-    (
-        libc::SYS_getsockname,
-        When::Always,
-        "systemctl's bus connection set-up",
-    ),
-    (
-        libc::SYS_faccessat2,
-        When::Always,
-        "systemctl checks for systemd's runtime directories",
-    ),
-    (
-        libc::SYS_getdents64,
-        When::Always,
-        "systemctl status lists unit directories",
+        "guest-ssh-* set the modes of ~/.ssh (0700) and authorized_keys \
+         (0600); a file created by guest-file-open gets mode 0666 whatever \
+         the umask",
     ),
     (
         libc::SYS_uname,
         When::Always,
-        "busybox programs (a minimal guest's shutdown) read the kernel name; \
-         guest-get-osinfo and guest-get-host-name read the kernel's names",
+        "guest-get-osinfo and guest-get-host-name read the kernel's names",
     ),
-    (
-        libc::SYS_sync,
-        When::Always,
-        "a shutdown program flushes filesystems before powering off",
-    ),
-    (
-        libc::SYS_reboot,
-        When::Always,
-        "a shutdown program without an init system to ask (busybox poweroff -f) powers off itself",
-    ),
-    // guest-set-time and hwclock (fchmod above also gives a file created by
-    // guest-file-open mode 0666 whatever the umask)
+    // guest-set-time
     (
         libc::SYS_clock_settime,
         When::Always,
         "guest-set-time sets the system clock",
     ),
-    (libc::SYS_nanosleep, When::Always, "hwclock's tick wait"),
-    (libc::SYS_dup, When::Always, "hwclock's stdio set-up"),
     (
         libc::SYS_faccessat,
         When::Always,
         "guest-set-time checks hwclock is executable",
-    ),
-    (
-        libc::SYS_select,
-        When::Always,
-        "hwclock waits for the RTC's update tick",
-    ),
-    (
-        libc::SYS_pselect6,
-        When::Always,
-        "hwclock waits for the RTC's update tick",
-    ),
-    (
-        libc::SYS_settimeofday,
-        When::Always,
-        "hwclock -s sets the system clock from the RTC",
     ),
     // system information and hotplug: vCPUs, memory blocks, network
     // interfaces, filesystems and disks
@@ -564,7 +444,8 @@ const HELPER_SYSCALLS: &[Row] = &[
     (
         libc::SYS_recvmsg,
         When::Always,
-        "getifaddrs reads the netlink dump",
+        "getifaddrs reads the netlink dump; nscd hands its passwd cache \
+         over as a file descriptor",
     ),
     // ssh authorized keys and looking up their user (socket, connect,
     // recvmsg, fchown, fchmod and getdents64 above serve them too)
@@ -596,34 +477,6 @@ const HELPER_SYSCALLS: &[Row] = &[
         When::Always,
         "check that the fsfreeze hook is executable, as qemu-ga does",
     ),
-    // The fsfreeze hook inherits this filter: besides the rows above for
-    // programs and shell scripts, what /bin/sh, Debian's hook script and the
-    // tools such scripts run need (found with strace on
-    // /etc/qemu/fsfreeze-hook and a hook.d script). A site's own hook
-    // scripts may need more: `--seccomp log` shows what.
-    (libc::SYS_vfork, When::Always, "the shell starts commands"),
-    (libc::SYS_fadvise64, When::Always, "coreutils reading files"),
-    (libc::SYS_getcwd, When::Always, "the shell's start-up"),
-    (
-        libc::SYS_arch_prctl,
-        When::Always,
-        "libc start-up in a program the helper runs",
-    ),
-    (
-        libc::SYS_set_tid_address,
-        When::Always,
-        "libc start-up in a program the helper runs",
-    ),
-    (
-        libc::SYS_rseq,
-        When::Always,
-        "libc start-up in a program the helper runs",
-    ),
-    (
-        libc::SYS_prlimit64,
-        When::Always,
-        "libc start-up in a program the helper runs",
-    ),
     // -r/--retry-path: opening the channel again after start-up (an
     // AF_UNIX socket, bind and connect have rows above)
     (
@@ -636,49 +489,12 @@ const HELPER_SYSCALLS: &[Row] = &[
         When::Always,
         "-r: listen on the channel socket",
     ),
-    // guest-exec: the child until exec (pipe2, dup2, close_range and
-    // execve have rows above), then what common programs need beyond the
-    // rows above (shells, coreutils, sleep, id, ps); anything else kills
-    // the program
+    // guest-exec: the child until its filter (pipe2, dup2 and
+    // close_range have rows above)
     (
         libc::SYS_chdir,
         When::Always,
         "guest-exec: the program starts in /",
-    ),
-    (
-        libc::SYS_rt_sigsuspend,
-        When::Always,
-        "guest-exec programs: shells wait for their children",
-    ),
-    (
-        libc::SYS_getgroups,
-        When::Always,
-        "guest-exec programs: id and permission checks",
-    ),
-    (
-        libc::SYS_get_mempolicy,
-        When::Always,
-        "guest-exec programs: ps (procps probes the NUMA policy)",
-    ),
-    (
-        libc::SYS_set_mempolicy,
-        When::Always,
-        "guest-exec programs: ps (procps probes the NUMA policy)",
-    ),
-];
-
-/// Only when passwords are changed in another root than `/` (tests): the
-/// `chroot` that `chpasswd -R` makes. Production filters leave it out.
-const PASSWORD_ROOT_SYSCALLS: &[Row] = &[
-    (
-        libc::SYS_chroot,
-        When::Always,
-        "chpasswd -R enters the password root",
-    ),
-    (
-        libc::SYS_chdir,
-        When::Always,
-        "chpasswd -R enters the password root",
     ),
 ];
 
@@ -694,15 +510,21 @@ pub fn front_launch_filter(mode: SeccompMode) -> Result<BpfProgram, String> {
     build(&[FRONT_STARTUP_SYSCALLS, FRONT_SYSCALLS], mode)
 }
 
-/// A filter stays in force across fork and exec, so every front started
-/// after the helper sandboxed itself runs under the helper's filter too: it
-/// must also pass everything a front does.
+/// A filter stays in force across fork and exec, and filters stack, so
+/// every front and every program started after the helper sandboxed itself
+/// runs under the helper's filter too: it must also pass everything a front
+/// does and every row of every child filter.
 pub fn helper_filter(mode: SeccompMode, password_root: bool) -> Result<BpfProgram, String> {
+    build(&helper_tables(password_root), mode)
+}
+
+fn helper_tables(password_root: bool) -> Vec<&'static [Row]> {
     let mut tables = vec![HELPER_SYSCALLS, FRONT_STARTUP_SYSCALLS, FRONT_SYSCALLS];
+    tables.extend_from_slice(child_filters::ALL_TABLES);
     if password_root {
-        tables.push(PASSWORD_ROOT_SYSCALLS);
+        tables.push(child_filters::PASSWORD_ROOT);
     }
-    build(&tables, mode)
+    tables
 }
 
 /// Installs the helper's filter on the calling (only) thread.
@@ -714,14 +536,20 @@ pub fn install_helper_filter(mode: SeccompMode, password_root: bool) -> Result<(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::child_filters::ChildKind;
+
+    fn has(table: &[Row], nr: i64) -> bool {
+        table.iter().any(|row| row.0 == nr)
+    }
 
     #[test]
     fn chroot_only_with_a_password_root() {
-        let has = |table: &[Row], nr| table.iter().any(|row| row.0 == nr);
-        for table in [HELPER_SYSCALLS, FRONT_STARTUP_SYSCALLS, FRONT_SYSCALLS] {
+        let mut tables = vec![HELPER_SYSCALLS, FRONT_STARTUP_SYSCALLS, FRONT_SYSCALLS];
+        tables.extend_from_slice(child_filters::ALL_TABLES);
+        for table in tables {
             assert!(!has(table, libc::SYS_chroot));
         }
-        assert!(has(PASSWORD_ROOT_SYSCALLS, libc::SYS_chroot));
+        assert!(has(child_filters::PASSWORD_ROOT, libc::SYS_chroot));
         for password_root in [false, true] {
             for mode in [SeccompMode::Kill, SeccompMode::Log] {
                 helper_filter(mode, password_root).unwrap();
@@ -731,12 +559,40 @@ mod tests {
 
     #[test]
     fn every_row_has_a_reason() {
-        for table in [
+        let mut tables = vec![
             HELPER_SYSCALLS,
-            PASSWORD_ROOT_SYSCALLS,
+            child_filters::PASSWORD_ROOT,
             FRONT_STARTUP_SYSCALLS,
-        ] {
+        ];
+        tables.extend_from_slice(child_filters::ALL_TABLES);
+        for table in tables {
             assert!(table.iter().all(|row| !row.2.is_empty()));
         }
+    }
+
+    /// Filters stack: a row of a child's table that the helper's filter
+    /// did not also allow would kill the program anyway.
+    #[test]
+    fn the_helper_filter_allows_every_child_row() {
+        let rows = |tables: &[&[Row]]| -> Vec<String> {
+            tables
+                .iter()
+                .flat_map(|t| t.iter())
+                .map(|(nr, when, _)| format!("{nr} {when:?}"))
+                .collect()
+        };
+        for password_root in [false, true] {
+            let helper = rows(&helper_tables(password_root));
+            for kind in ChildKind::ALL {
+                for row in rows(kind.tables()) {
+                    assert!(helper.contains(&row), "{row} of the {} filter", kind.name());
+                }
+            }
+        }
+        assert!(rows(&helper_tables(true)).contains(&format!(
+            "{} {:?}",
+            libc::SYS_chroot,
+            When::Always
+        )));
     }
 }

@@ -278,8 +278,14 @@ impl Supervisor {
 
     fn stop_front(&mut self) {
         if let Some(front) = self.front.take() {
-            let _ = nix::sys::signal::kill(front.running.pid, Signal::SIGKILL);
-            let _ = nix::sys::wait::waitpid(front.running.pid, None);
+            match nix::sys::signal::kill(front.running.pid, Signal::SIGKILL) {
+                Ok(()) => {
+                    let _ = nix::sys::wait::waitpid(front.running.pid, None);
+                }
+                // Waiting would hang; the front's parent-death signal ends
+                // it when the helper exits.
+                Err(e) => tracing::error!(error = %e, "cannot stop the front"),
+            }
         }
     }
 

@@ -675,3 +675,45 @@ fn replies_match_qemu_ga() {
         error_of(&status(&mut theirs, b))
     );
 }
+
+/// A running program is under the helper's filters plus its own guest-exec
+/// filter, applied by the child before the exec.
+#[test]
+fn a_program_runs_under_one_filter_more_than_the_helper() {
+    let agent = Agent::start(&policy());
+    let mut host = agent.connect();
+    let pid = exec(&mut host, json!({"path": "/bin/sleep", "arg": ["10"]}));
+    let helper: u32 = tests::status_field(agent.helper_pid(), "Seccomp_filters")
+        .parse()
+        .unwrap();
+    let program: u32 = tests::status_field(pid as u32, "Seccomp_filters")
+        .parse()
+        .unwrap();
+    assert!(helper >= 1);
+    assert_eq!(program, helper + 1);
+    // SAFETY: kill with a pid this test started.
+    unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+    assert_eq!(wait_exited(&mut host, pid).0["signal"], 9);
+}
+
+/// A syscall outside the guest-exec filter (mount's) kills the program
+/// with SIGSYS, reported as qemu-ga reports a signal, and logged with the
+/// filter's name.
+#[test]
+fn a_syscall_outside_the_filter_kills_the_program_and_is_logged() {
+    let mount = resolved("/bin/mount");
+    let agent = Agent::start(&policy_with(std::slice::from_ref(&mount)));
+    let mut host = agent.connect();
+    let dir = TempDir::new("exec-mount");
+    let target = dir.0.display().to_string();
+    let result = run(
+        &mut host,
+        json!({"path": mount, "arg": ["-t", "tmpfs", "none", target]}),
+    );
+    assert_eq!(result, json!({"exited": true, "signal": 31}));
+    let log = agent.log_text();
+    assert!(
+        log.contains("killed by SIGSYS: a syscall outside the guest-exec filter"),
+        "{log}"
+    );
+}

@@ -581,14 +581,15 @@ fn a_failed_freeze_thaws_what_it_had_frozen() {
 
 // ---- the fsfreeze hook --------------------------------------------------------
 
-/// A hook that logs its argument and exits with the status found in a
-/// file named after that argument (0 without one).
+/// A hook that logs its argument, notes how many seccomp filters it runs
+/// under (in `filters`), and exits with the status found in a file named
+/// after that argument (0 without one).
 fn write_hook(dir: &Path) -> PathBuf {
     let hook = dir.join("hook.sh");
     std::fs::write(
         &hook,
         format!(
-            "#!/bin/sh\necho \"$1\" >> {log}\nstatus=$(cat {dir}/$1.status 2>/dev/null)\nexit ${{status:-0}}\n",
+            "#!/bin/sh\necho \"$1\" >> {log}\nwhile read -r k v; do [ \"$k\" = Seccomp_filters: ] && echo \"$v\" > {dir}/filters; done < /proc/$$/status\nstatus=$(cat {dir}/$1.status 2>/dev/null)\nexit ${{status:-0}}\n",
             log = dir.join("hook.log").display(),
             dir = dir.display()
         ),
@@ -641,11 +642,21 @@ fn fsfreeze_hook_runs_before_freeze_and_after_thaw() {
         let qemu_ga = QemuGa::start(&["-b", QEMU_GA_BLOCK, &format!("-F{}", hook.display())]);
         script(&mut qemu_ga.connect())
     };
-    let ours = {
+    let (ours, helper_filters) = {
         let agent = Agent::start_with(hook_options(&hook));
-        script(&mut agent.connect())
+        let helper_filters: u32 = tests::status_field(agent.helper_pid(), "Seccomp_filters")
+            .parse()
+            .unwrap();
+        (script(&mut agent.connect()), helper_filters)
     };
     assert_eq!(ours, reference);
+    // The hook ran under its own filter on top of the helper's.
+    let hook_filters: u32 = std::fs::read_to_string(dir.0.join("filters"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(hook_filters, helper_filters + 1);
     let failed = |status: i32| {
         json!({"error": {"class": "GenericError",
             "desc": format!("fsfreeze hook has failed with status {status}")}})

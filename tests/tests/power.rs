@@ -315,3 +315,47 @@ fn errors_match_qemu_ga() {
     }
     assert!(fixture.argv("shutdown").is_empty());
 }
+
+/// The shutdown program runs under the power filter, one more than the
+/// helper's: it reads its own count, and a syscall outside the filter
+/// (mount's) kills the next one.
+#[test]
+fn power_programs_run_under_their_own_filter() {
+    let fixture = Fixture::new();
+    let record = fixture.path("filters");
+    let then = format!(
+        "while read -r k v; do [ \"$k\" = Seccomp_filters: ] && echo \"$v\" > '{}'; done < /proc/$$/status; exit 0",
+        record.display()
+    );
+    let agent = fixture.start_agent(POLICY, vec![fixture.program("shutdown", &then)]);
+    let mut host = agent.connect();
+    expect_no_reply(&mut host, r#"{"execute":"guest-shutdown"}"#);
+    let helper: u32 = tests::status_field(agent.helper_pid(), "Seccomp_filters")
+        .parse()
+        .unwrap();
+    let program: u32 = std::fs::read_to_string(&record)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(program, helper + 1);
+    drop(host);
+    drop(agent);
+
+    let mount = format!(
+        "exec /bin/mount -t tmpfs none '{}'",
+        fixture.path("sys").display()
+    );
+    let agent = fixture.start_agent(POLICY, vec![fixture.program("shutdown", &mount)]);
+    let mut host = agent.connect();
+    let reply = host.request(r#"{"execute":"guest-shutdown"}"#);
+    assert_eq!(
+        error_of(&reply).1,
+        "child process has terminated abnormally"
+    );
+    let log = agent.log_text();
+    assert!(
+        log.contains("killed by SIGSYS: a syscall outside the power filter"),
+        "{log}"
+    );
+}

@@ -15,9 +15,10 @@
 //!
 //! What a program gets (documented in the README):
 //! - the helper's credentials: root, with only the helper's capabilities
-//!   (`privileges.rs`), `no_new_privs`, and the helper's seccomp filter,
-//!   which a process can never shed (a syscall outside it kills the program
-//!   with SIGSYS, reported as `signal: 31`);
+//!   (`privileges.rs`), `no_new_privs`, the helper's seccomp filter and on
+//!   top of it the guest-exec filter (`child_filters`), which a process can
+//!   never shed (a syscall outside them kills the program with SIGSYS,
+//!   reported as `signal: 31`);
 //! - the environment `BASE_ENVIRONMENT` plus the request's `env` entries (an
 //!   entry for a name already there replaces it), nothing inherited from
 //!   the helper;
@@ -26,6 +27,7 @@
 //! - `/` as working directory, default signal handling and an empty signal
 //!   mask, and no other open file descriptor.
 
+use crate::child_filters::{self, ChildKind};
 use nix::errno::Errno;
 use nix::poll::PollFlags;
 use nix::sys::wait::WaitStatus;
@@ -383,6 +385,13 @@ impl ExecTable {
         };
         match self.processes.iter_mut().find(|p| p.pid == pid) {
             Some(p) => {
+                if let WaitStatus::Signaled(_, nix::sys::signal::Signal::SIGSYS, _) = status {
+                    tracing::error!(
+                        pid = pid.as_raw(),
+                        "guest-exec program {}",
+                        child_filters::describe_sigsys(ChildKind::GuestExec)
+                    );
+                }
                 tracing::debug!(pid = pid.as_raw(), ?status, "guest-exec child ended");
                 p.status = Some(status);
                 true
@@ -530,6 +539,7 @@ fn spawn(
     argv_ptrs.push(std::ptr::null());
     let mut envp_ptrs: Vec<*const libc::c_char> = envp.iter().map(|e| e.as_ptr()).collect();
     envp_ptrs.push(std::ptr::null());
+    let filter = child_filters::filter(ChildKind::GuestExec);
 
     // SAFETY: the helper is single-threaded; the child only makes syscalls
     // on values prepared above, then execs or exits.
@@ -540,6 +550,7 @@ fn spawn(
                 &c_path,
                 &argv_ptrs,
                 &envp_ptrs,
+                filter,
             );
             let bytes = errno.to_ne_bytes();
             // SAFETY: write a small buffer to our own pipe, then leave
@@ -614,6 +625,7 @@ fn become_program(
     path: &CString,
     argv: &[*const libc::c_char],
     envp: &[*const libc::c_char],
+    filter: &seccompiler::BpfProgram,
 ) -> i32 {
     // SAFETY: plain syscalls on valid fds and C strings prepared before
     // fork; nothing here allocates.
@@ -640,6 +652,10 @@ fn become_program(
         const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
         if libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, CLOSE_RANGE_CLOEXEC) < 0 {
             return Errno::last_raw();
+        }
+        // Last, so that only the exec runs under it.
+        if let Err(e) = child_filters::apply_in_child(filter) {
+            return e.raw_os_error().unwrap_or(libc::EPERM);
         }
         libc::execve(path.as_ptr(), argv.as_ptr(), envp.as_ptr());
         Errno::last_raw()

@@ -19,6 +19,7 @@
 
 use super::mounts::{self, Mount};
 use super::strerror;
+use crate::child_filters::ChildKind;
 use crate::log_gate;
 use crate::runner;
 use crate::state::StateDir;
@@ -214,7 +215,13 @@ impl Fsfreeze {
         }
         tracing::info!(hook = %shown, phase = phase.argument(), "running fsfreeze hook");
         let timeout = Duration::from_secs(FSFREEZE_HOOK_TIMEOUT_SECS);
-        let output = match runner::run(hook, &[phase.argument()], None, timeout) {
+        let output = match runner::run(
+            ChildKind::FsfreezeHook,
+            hook,
+            &[phase.argument()],
+            None,
+            timeout,
+        ) {
             Ok(output) => output,
             Err(e) => {
                 // qemu-ga's child exits with status 1 when exec fails.

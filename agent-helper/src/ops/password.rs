@@ -2,6 +2,7 @@
 //! `user:password` on its stdin, never on a command line, where any user
 //! could read it. The password appears in no log line and no error.
 
+use crate::child_filters::ChildKind;
 use crate::runner::{self, ProgramOutput};
 use crate::system::{Program, SystemPaths};
 use protocol::limits::PASSWORD_PROGRAM_TIMEOUT_MS;
@@ -45,6 +46,7 @@ pub fn set_user_password(
     line.extend_from_slice(password.as_bytes());
     line.push(b'\n');
     let result = runner::run(
+        ChildKind::Password,
         &program,
         &args,
         Some(&line),

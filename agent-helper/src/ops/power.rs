@@ -7,6 +7,7 @@
 //! kernel's `/sys/power/state`. The first way that is supported and works
 //! ends the search; if none is supported, the guest says so.
 
+use crate::child_filters::ChildKind;
 use crate::runner::{self, ProgramOutput};
 use crate::system::{Program, SystemPaths};
 use protocol::limits::{POWER_PROGRAM_TIMEOUT_MS, SUSPEND_PROGRAM_TIMEOUT_MS};
@@ -221,7 +222,13 @@ fn suspend_program(
 }
 
 fn run(program: &Path, args: &[&str], timeout_ms: u64) -> io::Result<ProgramOutput> {
-    let output = runner::run(program, args, None, Duration::from_millis(timeout_ms))?;
+    let output = runner::run(
+        ChildKind::Power,
+        program,
+        args,
+        None,
+        Duration::from_millis(timeout_ms),
+    )?;
     tracing::debug!(
         program = %program.display(),
         ?args,

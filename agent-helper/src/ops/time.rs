@@ -1,6 +1,7 @@
 //! guest-get-time and guest-set-time.
 
 use super::strerror;
+use crate::child_filters::ChildKind;
 use crate::runner;
 use protocol::limits::HWCLOCK_TIMEOUT_MS;
 use protocol::QgaError;
@@ -42,6 +43,7 @@ pub fn set_time(time_ns: Option<i64>) -> Result<(), QgaError> {
     }
     let direction = if time_ns.is_some() { "-w" } else { "-s" };
     let out = runner::run(
+        ChildKind::Clock,
         Path::new(HWCLOCK),
         &[direction],
         None,

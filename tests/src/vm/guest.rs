@@ -146,18 +146,22 @@ pub fn build(dir: &Path, agent: AgentKind, binaries: &AgentBinaries) -> Result<G
     })
 }
 
-/// The script busybox init respawns: wait for the port, then start the
-/// agent exactly as a distribution's service would.
+/// One line per exit of the agent, with its status, written by the
+/// launcher (the checks read how the agent stopped).
+pub const AGENT_EXITS: &str = "/run/agent-exits";
+
+/// The script busybox init respawns: wait for the port, then run the
+/// agent exactly as a distribution's service would, and note its exit.
 fn agent_launcher(agent: AgentKind) -> String {
     let port = format!("/dev/virtio-ports/{AGENT_PORT_NAME}");
-    let exec = match agent {
+    let run = match agent {
         AgentKind::Ours => format!(
-            "exec /usr/sbin/agent-helper -m virtio-serial -p {port} \
+            "/usr/sbin/agent-helper -m virtio-serial -p {port} \
              --policy {GUEST_POLICY_PATH} --front-user {FRONT_USER} \
              --front-path {GUEST_FRONT_PATH} -l {GUEST_AGENT_LOG}"
         ),
         AgentKind::QemuGa => format!(
-            "exec /usr/sbin/qemu-ga -m virtio-serial -p {port} -l {GUEST_AGENT_LOG} \
+            "/usr/sbin/qemu-ga -m virtio-serial -p {port} -l {GUEST_AGENT_LOG} \
              -b {DENIED_COMMAND}"
         ),
     };
@@ -166,7 +170,8 @@ fn agent_launcher(agent: AgentKind) -> String {
          # Respawned by busybox init, as a service manager would.\n\
          while [ ! -e {port} ]; do sleep 0.1; done\n\
          echo \"agent start uptime=$(cut -d' ' -f1 /proc/uptime)\" > /dev/console\n\
-         {exec}\n"
+         {run}\n\
+         echo \"agent exited with status $?\" >> {AGENT_EXITS}\n"
     )
 }
 

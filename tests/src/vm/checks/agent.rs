@@ -3,7 +3,9 @@
 //! seen from inside the guest (a killed front, the processes' credentials).
 
 use super::{guest_pid, guest_status, port_events};
-use crate::vm::guest::{AgentKind, DENIED_COMMAND, FRONT_USER, GUEST_POLICY, GUEST_POLICY_PATH};
+use crate::vm::guest::{
+    AgentKind, AGENT_EXITS, DENIED_COMMAND, FRONT_USER, GUEST_POLICY, GUEST_POLICY_PATH,
+};
 use crate::vm::report::Outcome;
 use crate::vm::session::Vm;
 use crate::vm::{error_of, fail, Result};
@@ -377,4 +379,67 @@ pub(super) fn no_apparmor_denials(vm: &mut Vm) -> Result<Outcome> {
     Ok(Outcome::Pass(
         "no apparmor=\"DENIED\" line in the guest's kernel log".into(),
     ))
+}
+
+/// SIGTERM to the confined helper, as a service manager stops it: the
+/// helper kills its front (a signal its AppArmor profile must let it send
+/// to agent-front) and exits 0. busybox init then starts the agent again
+/// for the checks that follow.
+pub(super) fn sigterm_stops_helper_and_front(vm: &mut Vm) -> Result<Outcome> {
+    let name = match vm.image.agent {
+        AgentKind::Ours => "agent-helper",
+        AgentKind::QemuGa => "qemu-ga",
+    };
+    let helper = guest_pid(vm, name)?.ok_or_else(|| format!("no {name} running"))?;
+    let front = match vm.image.agent {
+        AgentKind::Ours => Some(guest_pid(vm, "agent-front")?.ok_or("no agent-front running")?),
+        AgentKind::QemuGa => None,
+    };
+    let exits_before = vm.sh(&format!("cat {AGENT_EXITS} 2>/dev/null || true"))?;
+    let started = Instant::now();
+    vm.sh(&format!("kill -TERM {helper}"))?;
+    let pids: Vec<u32> = std::iter::once(helper).chain(front).collect();
+    let deadline = started + Duration::from_secs(15);
+    loop {
+        let alive: Vec<u32> = pids
+            .iter()
+            .copied()
+            .filter(|pid| {
+                vm.shell
+                    .run(&format!("[ -d /proc/{pid} ]"), Duration::from_secs(10))
+                    .is_ok_and(|o| o.status == 0)
+            })
+            .collect();
+        if alive.is_empty() {
+            break;
+        }
+        if Instant::now() >= deadline {
+            return fail(format!("still running 15 s after SIGTERM: {alive:?}"));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let gone = started.elapsed();
+    // The launcher notes the exit once the helper is reaped.
+    let exit_line = loop {
+        let exits = vm.sh(&format!("cat {AGENT_EXITS} 2>/dev/null || true"))?;
+        if let Some(new) = exits.strip_prefix(exits_before.as_str()) {
+            if let Some(line) = new.lines().next() {
+                break line.to_string();
+            }
+        }
+        if Instant::now() >= deadline {
+            return fail(format!("no exit noted in {AGENT_EXITS}: {exits:?}"));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    if exit_line != "agent exited with status 0" {
+        return fail(format!("{name} {helper} stopped badly: {exit_line}"));
+    }
+    let back = vm.wait_agent(Duration::from_secs(60))?;
+    let front_text = front.map_or(String::new(), |f| format!(" and its front {f}"));
+    Ok(Outcome::Pass(format!(
+        "{name} {helper}{front_text} gone {:.2} s after SIGTERM; {exit_line}; restarted and answering {:.2} s later",
+        gone.as_secs_f64(),
+        back.as_secs_f64()
+    )))
 }

@@ -29,8 +29,9 @@ struct Check {
 }
 
 /// In order: hibernation before memory hotplug (an image taken with a
-/// hot-added DIMM cannot resume in a QEMU started without it), the AppArmor
-/// log read once everything ran, shutdown last.
+/// hot-added DIMM cannot resume in a QEMU started without it), the agent
+/// stopped with SIGTERM (and started again) and the AppArmor log read once
+/// everything else ran, shutdown last.
 const CHECKS: &[Check] = &[
     Check {
         name: "guest-info (libvirt, Proxmox)",
@@ -119,6 +120,11 @@ const CHECKS: &[Check] = &[
         name: "memory hotplug + online",
         needs: &["guest-get-memory-blocks", "guest-set-memory-blocks"],
         run: system::memory_hotplug,
+    },
+    Check {
+        name: "SIGTERM stops helper and front",
+        needs: &[],
+        run: agent::sigterm_stops_helper_and_front,
     },
     Check {
         name: "no AppArmor denials",
