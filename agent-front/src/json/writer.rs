@@ -100,7 +100,7 @@ fn plain_run(bytes: &[u8]) -> usize {
     let mut clean = 0;
     for block in bytes.chunks_exact(BLOCK) {
         let escapes = block.iter().fold(false, |any, &b| {
-            any | (b < b' ') | (b > b'~') | (b == b'"') | (b == b'\\')
+            any | !(b' '..=b'~').contains(&b) | (b == b'"') | (b == b'\\')
         });
         if escapes {
             break;

@@ -3,7 +3,12 @@
 //! and ratios. Not a test: numbers on a shared machine are noisy, so only
 //! the ratios of one run mean anything.
 //!
-//!   cargo build --release --workspace && target/release/bench [--reps N]
+//!   cargo build --release --workspace && target/release/bench [--reps N] [--cpus C,A]
+//!
+//! `--cpus C,A` runs the client on CPU C and the agents on CPU A, as a host
+//! and its guest's agent never share a CPU; without it the kernel places
+//! them, and where it puts each process moves the figures more than most
+//! changes to the agent do.
 
 use base64::Engine;
 use serde_json::Value;
@@ -30,7 +35,7 @@ struct Agent {
 }
 
 impl Agent {
-    fn start(which: Which, dir: &Path) -> Agent {
+    fn start(which: Which, dir: &Path, cpu: Option<usize>) -> Agent {
         let _ = std::fs::remove_dir_all(dir);
         std::fs::create_dir_all(dir).unwrap();
         let socket = dir.join("qga.sock");
@@ -62,6 +67,16 @@ impl Agent {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
+        if let Some(cpu) = cpu {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: sched_setaffinity in the child before exec, no allocation.
+            unsafe {
+                cmd.pre_exec(move || {
+                    run_on_cpu(cpu);
+                    Ok(())
+                })
+            };
+        }
         let child = cmd.spawn().expect("start agent");
         let mut conn = loop {
             if let Ok(c) = UnixStream::connect(&socket) {
@@ -348,8 +363,15 @@ fn file_write(agent: &Agent, target: &Path, data: &[u8], chunk: usize) -> f64 {
 
 type Figures = Vec<(&'static str, &'static str, f64)>;
 
-fn run_once(which: Which, work: &Path, data_file: &Path, data: &[u8], files: bool) -> Figures {
-    let agent = Agent::start(which, &work.join("agent"));
+fn run_once(
+    which: Which,
+    work: &Path,
+    data_file: &Path,
+    data: &[u8],
+    files: bool,
+    agent_cpu: Option<usize>,
+) -> Figures {
+    let agent = Agent::start(which, &work.join("agent"), agent_cpu);
     let mut f: Figures = Vec::new();
     f.push((
         "start to first ping",
@@ -429,6 +451,17 @@ fn run_once(which: Which, work: &Path, data_file: &Path, data: &[u8], files: boo
     f
 }
 
+/// Keeps the calling process on one CPU.
+fn run_on_cpu(cpu: usize) {
+    // SAFETY: an all-zero cpu_set_t is the empty set; CPU_SET writes in it;
+    // sched_setaffinity reads a set of the size passed.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        libc::sched_setaffinity(0, std::mem::size_of_val(&set), &set);
+    }
+}
+
 fn client_cpu_seconds() -> f64 {
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
@@ -443,12 +476,23 @@ fn median(values: &mut [f64]) -> f64 {
 
 fn main() {
     let mut reps = 3;
+    let mut cpus: Option<(usize, usize)> = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         if a == "--reps" {
             reps = args.next().and_then(|v| v.parse().ok()).unwrap_or(3);
+        } else if a == "--cpus" {
+            cpus = args.next().and_then(|v| {
+                let (c, a) = v.split_once(',')?;
+                Some((c.parse().ok()?, a.parse().ok()?))
+            });
+            assert!(cpus.is_some(), "--cpus takes CLIENT,AGENT (CPU numbers)");
         }
     }
+    if let Some((client, _)) = cpus {
+        run_on_cpu(client);
+    }
+    let agent_cpu = cpus.map(|(_, agent)| agent);
     assert!(Path::new(QEMU_GA).exists(), "install qemu-guest-agent");
     let work = std::env::temp_dir().join(format!("qga-bench-{}", std::process::id()));
     std::fs::create_dir_all(&work).unwrap();
@@ -464,7 +508,7 @@ fn main() {
     std::fs::write(&data_file, &data).unwrap();
     // Does this agent implement the file commands yet?
     let files = {
-        let probe = Agent::start(Which::Ours, &work.join("probe"));
+        let probe = Agent::start(Which::Ours, &work.join("probe"), agent_cpu);
         let mut conn = probe.connect();
         conn.write_all(b"{\"execute\":\"guest-info\"}\n").unwrap();
         let v: Value = serde_json::from_slice(&read_line(&mut conn, &mut Vec::new())).unwrap();
@@ -476,10 +520,27 @@ fn main() {
     };
     let mut runs: [Vec<Figures>; 2] = [Vec::new(), Vec::new()];
     for _ in 0..reps {
-        runs[0].push(run_once(Which::QemuGa, &work, &data_file, &data, files));
-        runs[1].push(run_once(Which::Ours, &work, &data_file, &data, files));
+        runs[0].push(run_once(
+            Which::QemuGa,
+            &work,
+            &data_file,
+            &data,
+            files,
+            agent_cpu,
+        ));
+        runs[1].push(run_once(
+            Which::Ours,
+            &work,
+            &data_file,
+            &data,
+            files,
+            agent_cpu,
+        ));
     }
     println!("Median of {reps} runs each, same machine, same client, unix-listen sockets.");
+    if let Some((client, agent)) = cpus {
+        println!("Client on CPU {client}, agents on CPU {agent}.");
+    }
     println!();
     println!("| figure | unit | qemu-ga | this agent | ratio (ours / qemu-ga) |");
     println!("|---|---|---:|---:|---:|");
