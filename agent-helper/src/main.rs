@@ -171,9 +171,6 @@ fn run(mut options: RunOptions) -> Result<(), String> {
         .map_err(|e| format!("signalfd: {e}"))?;
 
     let changes_a_password_root = options.system.password_root.is_some();
-    // Before anything can run a program: the filters its children apply.
-    child_filters::prepare(options.seccomp, changes_a_password_root)
-        .map_err(|e| format!("seccomp: {e}"))?;
     let files = ops::files::FileTable::new(statedir.clone());
     let fsfreeze = ops::fsfreeze::Fsfreeze::new(statedir, options.fsfreeze_hook.clone(), frozen);
     let ctx = dispatch::Context {
@@ -198,6 +195,10 @@ fn run(mut options: RunOptions) -> Result<(), String> {
     } else {
         supervisor.schedule_reopen();
     }
+    // The front starts first: compiling the filters overlaps its exec.
+    // Before anything can run a program: the filters its children apply.
+    child_filters::prepare(options.seccomp, changes_a_password_root)
+        .map_err(|e| format!("seccomp: {e}"))?;
     sandbox::install_helper_filter(options.seccomp, changes_a_password_root)
         .map_err(|e| format!("seccomp: {e}"))?;
     tracing::info!(
