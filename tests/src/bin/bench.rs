@@ -170,14 +170,19 @@ impl Drop for Agent {
 }
 
 /// The next reply line. Reads straight into `buf` and looks for the newline
-/// only in the bytes just read, so a large reply arriving in small pieces
-/// costs the client no more than one arriving at once.
+/// only in the bytes just read (with memchr), and hands over a line that
+/// ends the buffer without copying it, so a large reply costs the client
+/// little next to the agent, in one piece or in many.
 fn read_line(conn: &mut UnixStream, buf: &mut Vec<u8>) -> Vec<u8> {
     let mut scanned = 0;
     loop {
-        if let Some(i) = buf[scanned..].iter().position(|&b| b == b'\n') {
-            let line: Vec<u8> = buf.drain(..=scanned + i).collect();
-            return line;
+        if let Some(i) = memchr::memchr(b'\n', &buf[scanned..]) {
+            let end = scanned + i + 1;
+            if end == buf.len() {
+                return std::mem::take(buf);
+            }
+            let rest = buf.split_off(end);
+            return std::mem::replace(buf, rest);
         }
         scanned = buf.len();
         buf.reserve(1 << 20);
@@ -315,11 +320,7 @@ fn read_reply_fields(line: &[u8]) -> (&[u8], bool) {
         .position(|w| w == KEY)
         .expect("buf-b64")
         + KEY.len();
-    let end = start
-        + line[start..]
-            .iter()
-            .position(|&b| b == b'"')
-            .expect("end of buf-b64");
+    let end = start + memchr::memchr(b'"', &line[start..]).expect("end of buf-b64");
     let tail = &line[end..];
     let eof = tail.windows(11).any(|w| w == b"\"eof\": true");
     (&line[start..end], eof)
