@@ -102,6 +102,11 @@ const CHECKS: &[Check] = &[
         run: system::passwords,
     },
     Check {
+        name: "guest-set-time through the RTC",
+        needs: &["guest-set-time", "guest-get-time"],
+        run: system::set_time,
+    },
+    Check {
         name: "policy reload on SIGHUP",
         needs: &["guest-get-time"],
         run: agent::policy_reload,
@@ -269,6 +274,14 @@ fn diagnostics(vm: &mut Vm) -> String {
         match vm.shell.run(
             // guest-info polling would fill the tail: leave it out.
             &format!("grep -v 'command=\"guest-info\"' {GUEST_AGENT_LOG} | tail -n 40"),
+            Duration::from_secs(10),
+        ) {
+            Ok(o) => out.push_str(&o.text),
+            Err(e) => out.push_str(&format!("(unavailable: {e})\n")),
+        }
+        out.push_str("\n--- seccomp kills and logs (end) ---\n");
+        match vm.shell.run(
+            "dmesg | grep -E 'type=1326|audit: seccomp' | tail -n 20",
             Duration::from_secs(10),
         ) {
             Ok(o) => out.push_str(&o.text),

@@ -1,11 +1,12 @@
-//! System settings the host changes: vCPUs, hot-added memory, passwords.
+//! System settings the host changes: vCPUs, hot-added memory, passwords,
+//! the clock.
 
 use crate::vm::report::Outcome;
 use crate::vm::session::Vm;
 use crate::vm::{error_of, fail, Result};
 use base64::Engine;
 use serde_json::{json, Value};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 fn vcpu_state(vm: &mut Vm) -> Result<Vec<(i64, bool, Option<bool>)>> {
     let list = vm.libvirt_return(json!({"execute": "guest-get-vcpus"}))?;
@@ -200,5 +201,47 @@ pub(super) fn memory_hotplug(vm: &mut Vm) -> Result<Outcome> {
     Ok(Outcome::Pass(format!(
         "256 MiB DIMM: blocks {indexes:?} appeared offline, onlined; MemTotal +{} MiB{block_size}",
         grown >> 10
+    )))
+}
+
+/// guest-set-time runs hwclock (busybox's here) under the clock program
+/// filter against the guest's real RTC: an hour ahead (`hwclock -w` writes
+/// the RTC), back to the host's time, then from the RTC (`hwclock -s`).
+pub(super) fn set_time(vm: &mut Vm) -> Result<Outcome> {
+    let host_ns = || {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .expect("clock after 1970")
+            .as_nanos() as i64
+    };
+    let offset = |vm: &mut Vm| -> Result<f64> {
+        let guest = vm.libvirt_return(json!({"execute": "guest-get-time"}))?;
+        let guest = guest
+            .as_i64()
+            .ok_or(format!("guest-get-time returned {guest}"))?;
+        Ok((guest - host_ns()) as f64 / 1e9)
+    };
+    let set = |vm: &mut Vm, arguments: Value| -> Result<()> {
+        let r = vm.libvirt_return(json!({"execute": "guest-set-time", "arguments": arguments}))?;
+        if r != json!({}) {
+            return fail(format!("guest-set-time {arguments} returned {r}"));
+        }
+        Ok(())
+    };
+    const HOUR_NS: i64 = 3_600_000_000_000;
+    set(vm, json!({"time": host_ns() + HOUR_NS}))?;
+    let ahead = offset(vm)?;
+    set(vm, json!({"time": host_ns()}))?;
+    let back = offset(vm)?;
+    set(vm, json!({}))?;
+    let from_rtc = offset(vm)?;
+    if (ahead - 3600.0).abs() > 30.0 || back.abs() > 30.0 || from_rtc.abs() > 30.0 {
+        return fail(format!(
+            "clock {ahead:+.1} s after +1 h, {back:+.1} s after setting it back, \
+             {from_rtc:+.1} s after reading the RTC"
+        ));
+    }
+    Ok(Outcome::Pass(format!(
+        "clock {ahead:+.1} s after +1 h, {back:+.1} s back, {from_rtc:+.1} s from the RTC"
     )))
 }
