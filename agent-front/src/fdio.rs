@@ -66,7 +66,10 @@ pub fn write_all(fd: &AsyncFd<OwnedFd>, mut data: &[u8]) -> io::Result<()> {
     Ok(())
 }
 
-/// Waits until the peer has taken enough bytes for the next write.
+/// Waits until the peer has taken enough bytes for the next write. A peer
+/// that hung up is an error: a virtio-serial port whose host side closed
+/// refuses writes with EAGAIN and polls as hung up, not writable, until
+/// the host comes back, so waiting on would spin.
 fn wait_writable(fd: &AsyncFd<OwnedFd>) -> io::Result<()> {
     let mut pfd = libc::pollfd {
         fd: fd.as_raw_fd(),
@@ -75,9 +78,13 @@ fn wait_writable(fd: &AsyncFd<OwnedFd>) -> io::Result<()> {
     };
     // SAFETY: one valid pollfd; no timeout.
     match check(unsafe { libc::poll(&mut pfd, 1, -1) } as isize) {
-        Err(e) if e.kind() != io::ErrorKind::Interrupted => Err(e),
-        // Readiness, a hang-up or an error: the next write tells which.
-        _ => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(()),
+        Err(e) => Err(e),
+        Ok(_) if pfd.revents & libc::POLLOUT == 0 => Err(io::Error::new(
+            io::ErrorKind::BrokenPipe,
+            "peer hung up before taking the reply",
+        )),
+        Ok(_) => Ok(()),
     }
 }
 

@@ -443,3 +443,69 @@ pub(super) fn sigterm_stops_helper_and_front(vm: &mut Vm) -> Result<Outcome> {
         back.as_secs_f64()
     )))
 }
+
+/// The host goes away while a large reply is on its way: a virtio port
+/// whose host side closed refuses writes and polls as hung up, so the
+/// front must drop the reply rather than wait on it (or spin), go idle,
+/// and answer the next connection.
+pub(super) fn hang_up_with_reply_pending(vm: &mut Vm) -> Result<Outcome> {
+    // 2.7 MiB of base64: more than QEMU's socket and the port's queue
+    // hold, less than libvirt's cap on a line should any of it reach the
+    // next connection.
+    const SIZE: usize = 2 << 20;
+    vm.sh(&format!("head -c {SIZE} /dev/urandom > /tmp/big-reply"))?;
+    let handle = vm.libvirt_return(json!({"execute": "guest-file-open",
+        "arguments": {"path": "/tmp/big-reply", "mode": "r"}}))?;
+    let front = guest_pid(vm, "agent-front")?.ok_or("no agent-front in the guest")?;
+    // Sent, not read; then the host hangs up.
+    vm.libvirt.command_without_reply(
+        &json!({"execute": "guest-file-read", "arguments": {"handle": handle, "count": SIZE}}),
+        Duration::from_millis(300),
+    )?;
+    vm.libvirt.disconnect();
+    let cpu_ticks = |vm: &mut Vm| -> Result<u64> {
+        let stat = vm.sh(&format!("cat /proc/{front}/stat"))?;
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .map(|(_, rest)| rest.split_whitespace().collect())
+            .unwrap_or_default();
+        let tick = |i: usize| fields.get(i).and_then(|v| v.parse::<u64>().ok());
+        match (tick(11), tick(12)) {
+            (Some(user), Some(system)) => Ok(user + system),
+            _ => fail(format!("unreadable /proc/{front}/stat: {stat}")),
+        }
+    };
+    // Under emulation, reading and encoding the file takes the front a
+    // while; after that it must go idle. A front spinning on the closed
+    // port uses a whole CPU (100 ticks a second).
+    let gone = Instant::now();
+    let mut windows = Vec::new();
+    loop {
+        let before = cpu_ticks(vm)?;
+        std::thread::sleep(Duration::from_secs(1));
+        let busy = cpu_ticks(vm)? - before;
+        windows.push(busy);
+        if busy < 10 {
+            break;
+        }
+        if gone.elapsed() > Duration::from_secs(15) {
+            return fail(format!(
+                "the front kept busy with the host gone (ticks per second: {windows:?})"
+            ));
+        }
+    }
+    let back = vm.wait_agent(Duration::from_secs(20))?;
+    let same_front = guest_pid(vm, "agent-front")? == Some(front);
+    vm.libvirt_return(json!({"execute": "guest-file-close", "arguments": {"handle": handle}}))?;
+    vm.sh("rm -f /tmp/big-reply")?;
+    Ok(Outcome::Pass(format!(
+        "front idle with the host gone (ticks per second: {windows:?}); answered a \
+         new connection after {:.2} s ({})",
+        back.as_secs_f64(),
+        if same_front {
+            "same front"
+        } else {
+            "a new front"
+        }
+    )))
+}

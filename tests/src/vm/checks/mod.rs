@@ -102,6 +102,11 @@ const CHECKS: &[Check] = &[
         run: system::passwords,
     },
     Check {
+        name: "host hangs up with a reply pending",
+        needs: &["guest-file-open", "guest-file-read", "guest-file-close"],
+        run: agent::hang_up_with_reply_pending,
+    },
+    Check {
         name: "guest-set-time through the RTC",
         needs: &["guest-set-time", "guest-get-time"],
         run: system::set_time,
