@@ -148,6 +148,14 @@ impl LibvirtClient {
         Ok(name)
     }
 
+    /// Sends a command and closes the connection without reading a byte
+    /// of the reply, as a host that goes away mid-request.
+    pub fn send_and_hang_up(&mut self, request: &Value) -> Result<()> {
+        self.send_command(request)?;
+        self.disconnect();
+        Ok(())
+    }
+
     /// Sends a command and returns the whole reply object (`return` or
     /// `error`). Syncs first when this connection has not, or after a
     /// timeout.

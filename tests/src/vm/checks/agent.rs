@@ -456,13 +456,15 @@ pub(super) fn hang_up_with_reply_pending(vm: &mut Vm) -> Result<Outcome> {
     vm.sh(&format!("head -c {SIZE} /dev/urandom > /tmp/big-reply"))?;
     let handle = vm.libvirt_return(json!({"execute": "guest-file-open",
         "arguments": {"path": "/tmp/big-reply", "mode": "r"}}))?;
-    let front = guest_pid(vm, "agent-front")?.ok_or("no agent-front in the guest")?;
-    // Sent, not read; then the host hangs up.
-    vm.libvirt.command_without_reply(
+    // The process that writes replies: qemu-ga itself, or our front.
+    let writer = match vm.image.agent {
+        AgentKind::QemuGa => "qemu-ga",
+        AgentKind::Ours => "agent-front",
+    };
+    let front = guest_pid(vm, writer)?.ok_or(format!("no {writer} in the guest"))?;
+    vm.libvirt.send_and_hang_up(
         &json!({"execute": "guest-file-read", "arguments": {"handle": handle, "count": SIZE}}),
-        Duration::from_millis(300),
     )?;
-    vm.libvirt.disconnect();
     let cpu_ticks = |vm: &mut Vm| -> Result<u64> {
         let stat = vm.sh(&format!("cat /proc/{front}/stat"))?;
         let fields: Vec<&str> = stat
@@ -495,7 +497,7 @@ pub(super) fn hang_up_with_reply_pending(vm: &mut Vm) -> Result<Outcome> {
         }
     }
     let back = vm.wait_agent(Duration::from_secs(20))?;
-    let same_front = guest_pid(vm, "agent-front")? == Some(front);
+    let same_front = guest_pid(vm, writer)? == Some(front);
     vm.libvirt_return(json!({"execute": "guest-file-close", "arguments": {"handle": handle}}))?;
     vm.sh("rm -f /tmp/big-reply")?;
     Ok(Outcome::Pass(format!(
