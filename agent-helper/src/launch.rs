@@ -7,7 +7,7 @@ use crate::sandbox;
 use caps::CapSet;
 use nix::sys::socket::{self, sockopt, AddressFamily, SockFlag, SockType};
 use nix::unistd::{ForkResult, Gid, Pid, Uid};
-use protocol::limits::LINK_SOCKET_BUFFER_BYTES;
+use protocol::limits::{LINK_SEND_TIMEOUT_MS, LINK_SOCKET_BUFFER_BYTES};
 use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
@@ -49,6 +49,11 @@ impl FrontLauncher {
             socket::setsockopt(end, sockopt::SndBuf, &LINK_SOCKET_BUFFER_BYTES)?;
             socket::setsockopt(end, sockopt::RcvBuf, &LINK_SOCKET_BUFFER_BYTES)?;
         }
+        let timeout = nix::sys::time::TimeVal::new(
+            (LINK_SEND_TIMEOUT_MS / 1000) as _,
+            ((LINK_SEND_TIMEOUT_MS % 1000) * 1000) as _,
+        );
+        socket::setsockopt(&helper_end, sockopt::SendTimeout, &timeout)?;
         // Everything the child needs is built before fork.
         let mut argv = vec![
             "agent-front".to_string(),

@@ -178,7 +178,7 @@ const HELPER_SYSCALLS: &[Row] = &[
     (
         libc::SYS_setsockopt,
         When::Always,
-        "size the internal link's buffers",
+        "size the internal link's buffers and bound the wait to send on it",
     ),
     (libc::SYS_close, When::Always, "close finished fds"),
     (

@@ -340,16 +340,29 @@ impl Supervisor {
                 }
             }
         };
-        // Blocking send: the front reads its replies promptly, and a front
-        // that stops reading only stalls itself.
+        // Blocking send, bounded by the socket's send timeout
+        // (LINK_SEND_TIMEOUT_MS): the front reads its replies promptly; one
+        // that stops reading is broken or hostile and is stopped (and, as
+        // after any exit, started again).
         let r = nix::sys::socket::send(
             front.running.link.as_raw_fd(),
             &bytes,
             nix::sys::socket::MsgFlags::MSG_NOSIGNAL,
         );
-        if let Err(e) = r {
-            tracing::warn!(error = %e, "send to front failed");
-            front.link_open = false;
+        match r {
+            Ok(_) => {}
+            Err(nix::errno::Errno::EAGAIN) => {
+                tracing::warn!(
+                    pid = front.running.pid.as_raw(),
+                    "the front stopped reading its replies; stopping it"
+                );
+                front.link_open = false;
+                let _ = nix::sys::signal::kill(front.running.pid, Signal::SIGKILL);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "send to front failed");
+                front.link_open = false;
+            }
         }
     }
 

@@ -21,6 +21,12 @@ pub const MAX_MESSAGE_BYTES: usize = 160 << 10;
 /// socketpair (the kernel doubles it, capped by net.core.wmem_max).
 pub const LINK_SOCKET_BUFFER_BYTES: usize = 256 << 10;
 
+/// How long the helper waits for room on the internal socket before it
+/// takes the front for broken (it stopped reading its replies) and stops
+/// it. A working front drains the socket at once; one that does not would
+/// otherwise hold the helper in `send` for ever, deaf to signals.
+pub const LINK_SEND_TIMEOUT_MS: u64 = 2_000;
+
 /// Largest `count` accepted by `guest-file-read` (qemu-ga: 48 MiB).
 pub const MAX_FILE_READ_BYTES: i64 = 48 << 20;
 

@@ -518,3 +518,40 @@ fn helper_drops_ssh_requests_with_unchecked_values() {
     }
     assert_status_works(&mut relay, 5);
 }
+
+#[test]
+fn a_front_that_stops_reading_is_stopped_and_replaced() {
+    let mut agent = start();
+    let (mut relay, _) = Relay::connect(&agent);
+    // Far more requests than the link holds replies for, in one line: the
+    // relay reads nothing back until it has sent them all, so the helper's
+    // replies fill the link and its sends wait.
+    let flood: Vec<String> = (0..20_000)
+        .map(|seq| {
+            hex(&encode(&ToHelper {
+                seq,
+                request: HelperRequest::FsfreezeStatus,
+                id: None,
+            })
+            .unwrap())
+        })
+        .collect();
+    writeln!(relay.out, "{}", flood.join(" ")).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !agent
+        .log_text()
+        .contains("the front stopped reading its replies; stopping it")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the helper kept waiting on a front that does not read:\n{}",
+            agent.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(agent.is_running(), "helper survived");
+    // The next front is started and served.
+    let (mut relay, _) = Relay::connect(&agent);
+    assert_status_works(&mut relay, 1);
+    assert!(agent.log_text().contains("restarting front"));
+}
