@@ -68,6 +68,12 @@ pub const FRONT_SYSCALLS: &[Row] = &[
         When::Always,
         "wait until the host or the helper takes more bytes (the reactor watches input only)",
     ),
+    (
+        libc::SYS_restart_syscall,
+        When::Always,
+        "resume a poll or sleep a stop interrupted (SIGSTOP, a debugger, \
+         the freezer of suspend and of cgroups)",
+    ),
     (libc::SYS_epoll_pwait, When::Always, "tokio reactor"),
     (
         libc::SYS_epoll_ctl,

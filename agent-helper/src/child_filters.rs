@@ -130,6 +130,11 @@ pub const CHILD_BASE: &[Row] = &[
         "read the clock without the vDSO",
     ),
     (
+        libc::SYS_restart_syscall,
+        When::Always,
+        "resume a wait a stop interrupted (SIGSTOP, the freezer of suspend)",
+    ),
+    (
         libc::SYS_brk,
         When::Always,
         "the loader and malloc grow the heap",

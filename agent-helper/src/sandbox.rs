@@ -149,6 +149,12 @@ const HELPER_SYSCALLS: &[Row] = &[
         "wait for the front, signals and restart timers",
     ),
     (
+        libc::SYS_restart_syscall,
+        When::Always,
+        "resume a poll or sleep a stop interrupted (SIGSTOP, a debugger, \
+         the freezer of suspend and of cgroups)",
+    ),
+    (
         libc::SYS_ppoll,
         When::Always,
         "wait for the front, signals and restart timers",

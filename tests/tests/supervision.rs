@@ -78,3 +78,28 @@ fn sigterm_stops_helper_and_front_and_removes_the_socket() {
     );
     assert!(!agent.socket.exists());
 }
+
+/// A stop and a continue (an admin's SIGSTOP, a debugger attaching, the
+/// freezer of a suspend or of a cgroup) interrupt the poll each process
+/// waits in; the kernel resumes it with restart_syscall, which both
+/// seccomp filters must allow.
+#[test]
+fn stopped_and_continued_processes_carry_on() {
+    let mut agent = Agent::start(POLICY);
+    let front = agent.wait_new_front(0);
+    let helper = agent.helper_pid();
+    for pid in [helper, front, helper, front] {
+        // SAFETY: stopping and continuing the agent's own processes.
+        unsafe { libc::kill(pid as i32, libc::SIGSTOP) };
+        std::thread::sleep(Duration::from_millis(100));
+        // SAFETY: as above.
+        unsafe { libc::kill(pid as i32, libc::SIGCONT) };
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(agent.is_running(), "helper survived: {}", agent.log_text());
+    let mut host = agent.connect();
+    assert!(host.request(r#"{"execute":"guest-get-time"}"#)["return"].is_i64());
+    assert_eq!(agent.wait_new_front(0), front, "the same front serves");
+    let log = agent.log_text();
+    assert!(!log.contains("front exited"), "{log}");
+}
