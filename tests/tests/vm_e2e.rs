@@ -3,8 +3,10 @@
 //! as in production, driven from the host as libvirt and Proxmox VE drive
 //! it. One boot for all checks; each prints its time, and a table closes the
 //! run. QGA_VM_AGENT=qemu-ga runs the same checks against Debian's qemu-ga,
-//! QGA_VM_AGENT=both runs both and compares them; QGA_VM_KEEP=1 keeps the
-//! guest's files. There is no silent pass: if QEMU cannot run, this fails.
+//! QGA_VM_AGENT=both runs both and compares them (then only this agent's
+//! failures fail the test: qemu-ga 7.2 fails "host hangs up with a reply
+//! pending", and the table shows it); QGA_VM_KEEP=1 keeps the guest's
+//! files. There is no silent pass: if QEMU cannot run, this fails.
 
 use tests::vm::checks;
 use tests::vm::guest::{AgentBinaries, AgentKind};
@@ -43,8 +45,10 @@ fn agent_in_a_real_guest() {
     if reports.len() > 1 {
         progress(&comparison_table(&reports));
     }
+    let compared = reports.len() > 1;
     let failures: Vec<String> = reports
         .iter()
+        .filter(|r| !(compared && r.agent == AgentKind::QemuGa))
         .flat_map(|r| {
             r.failures()
                 .into_iter()
