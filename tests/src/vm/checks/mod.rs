@@ -275,30 +275,27 @@ fn diagnostics(vm: &mut Vm) -> String {
     let mut out = String::from("--- guest console (end) ---\n");
     out.push_str(&vm.machine().console_tail(4000));
     if vm.is_running() {
-        out.push_str("\n--- agent log (end) ---\n");
-        match vm.shell.run(
-            // guest-info polling would fill the tail: leave it out.
-            &format!("grep -v 'command=\"guest-info\"' {GUEST_AGENT_LOG} | tail -n 40"),
-            Duration::from_secs(10),
-        ) {
-            Ok(o) => out.push_str(&o.text),
-            Err(e) => out.push_str(&format!("(unavailable: {e})\n")),
-        }
-        out.push_str("\n--- seccomp kills and logs (end) ---\n");
-        match vm.shell.run(
-            "dmesg | grep -E 'type=1326|audit: seccomp' | tail -n 20",
-            Duration::from_secs(10),
-        ) {
-            Ok(o) => out.push_str(&o.text),
-            Err(e) => out.push_str(&format!("(unavailable: {e})\n")),
-        }
-        out.push_str("\n--- AppArmor denials (end) ---\n");
-        match vm.shell.run(
-            "dmesg | grep 'apparmor=\"DENIED\"' | tail -n 20",
-            Duration::from_secs(10),
-        ) {
-            Ok(o) => out.push_str(&o.text),
-            Err(e) => out.push_str(&format!("(unavailable: {e})\n")),
+        let sections = [
+            (
+                "agent log",
+                // guest-info polling would fill the tail: leave it out.
+                format!("grep -v 'command=\"guest-info\"' {GUEST_AGENT_LOG} | tail -n 40"),
+            ),
+            (
+                "seccomp kills and logs",
+                "dmesg | grep -E 'type=1326|audit: seccomp' | tail -n 20".to_string(),
+            ),
+            (
+                "AppArmor denials",
+                "dmesg | grep 'apparmor=\"DENIED\"' | tail -n 20".to_string(),
+            ),
+        ];
+        for (title, command) in sections {
+            out.push_str(&format!("\n--- {title} (end) ---\n"));
+            match vm.shell.run(&command, Duration::from_secs(10)) {
+                Ok(o) => out.push_str(&o.text),
+                Err(e) => out.push_str(&format!("(unavailable: {e})\n")),
+            }
         }
     }
     out
