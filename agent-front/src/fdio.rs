@@ -8,6 +8,7 @@
 //! at once and wait in `poll` only when the peer's buffer is full. The
 //! front serves one request at a time, so that wait holds up nothing.
 
+use protocol::limits::CHANNEL_HANGUP_RETRY_MS;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
 use tokio::io::unix::AsyncFd;
@@ -66,10 +67,16 @@ pub fn write_all(fd: &AsyncFd<OwnedFd>, mut data: &[u8]) -> io::Result<()> {
     Ok(())
 }
 
-/// Waits until the peer has taken enough bytes for the next write. A peer
-/// that hung up is an error: a virtio-serial port whose host side closed
-/// refuses writes with EAGAIN and polls as hung up, not writable, until
-/// the host comes back, so waiting on would spin.
+/// Waits until the peer has taken enough bytes for the next write.
+///
+/// A virtio-serial port whose host side is away refuses writes with EAGAIN
+/// and polls as hung up, not writable, until the host is back. That can be
+/// a moment between two host connections, with the new one's request
+/// already read (the guest hears of the reconnection after its data), so
+/// the reply is kept, not dropped; and since poll returns at once on a
+/// hang-up, the write is retried every `CHANNEL_HANGUP_RETRY_MS` (as the
+/// read side polls a hung-up port) instead of spinning. Other channels
+/// report a peer that is gone on the write itself (EPIPE, EIO).
 fn wait_writable(fd: &AsyncFd<OwnedFd>) -> io::Result<()> {
     let mut pfd = libc::pollfd {
         fd: fd.as_raw_fd(),
@@ -80,10 +87,11 @@ fn wait_writable(fd: &AsyncFd<OwnedFd>) -> io::Result<()> {
     match check(unsafe { libc::poll(&mut pfd, 1, -1) } as isize) {
         Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(()),
         Err(e) => Err(e),
-        Ok(_) if pfd.revents & libc::POLLOUT == 0 => Err(io::Error::new(
-            io::ErrorKind::BrokenPipe,
-            "peer hung up before taking the reply",
-        )),
+        Ok(_) if pfd.revents & libc::POLLOUT == 0 => {
+            // SAFETY: poll on no fds only sleeps for the timeout.
+            unsafe { libc::poll(std::ptr::null_mut(), 0, CHANNEL_HANGUP_RETRY_MS as i32) };
+            Ok(())
+        }
         Ok(_) => Ok(()),
     }
 }

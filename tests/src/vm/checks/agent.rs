@@ -446,8 +446,9 @@ pub(super) fn sigterm_stops_helper_and_front(vm: &mut Vm) -> Result<Outcome> {
 
 /// The host goes away while a large reply is on its way: a virtio port
 /// whose host side closed refuses writes and polls as hung up, so the
-/// front must drop the reply rather than wait on it (or spin), go idle,
-/// and answer the next connection.
+/// front must wait for the host gently (not spin on the port), and the
+/// next connection's sync must get through whatever of the old reply
+/// follows.
 pub(super) fn hang_up_with_reply_pending(vm: &mut Vm) -> Result<Outcome> {
     // 2.7 MiB of base64: more than QEMU's socket and the port's queue
     // hold, less than libvirt's cap on a line should any of it reach the
