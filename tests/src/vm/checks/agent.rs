@@ -512,3 +512,46 @@ pub(super) fn hang_up_with_reply_pending(vm: &mut Vm) -> Result<Outcome> {
         }
     )))
 }
+
+/// Every query a host may send, answered in the guest under the shipped
+/// AppArmor profiles and seccomp filters (the later "no AppArmor denials"
+/// check then covers what each one read): each must return, not fail.
+pub(super) fn read_only_queries(vm: &mut Vm) -> Result<Outcome> {
+    const QUERIES: &[&str] = &[
+        "guest-get-osinfo",
+        "guest-get-host-name",
+        "guest-get-timezone",
+        "guest-get-users",
+        "guest-network-get-interfaces",
+        "guest-network-get-route",
+        "guest-get-fsinfo",
+        "guest-get-disks",
+        "guest-get-diskstats",
+        "guest-get-cpustats",
+        "guest-get-load",
+        "guest-get-vcpus",
+        "guest-get-memory-blocks",
+        "guest-get-memory-block-info",
+    ];
+    let mut answered = Vec::new();
+    let mut failed = Vec::new();
+    for &query in QUERIES {
+        if !vm.enabled(query) {
+            continue;
+        }
+        let reply = vm.libvirt(json!({"execute": query}))?;
+        if reply.get("return").is_some() {
+            answered.push(query);
+        } else {
+            failed.push(format!("{query}: {reply}"));
+        }
+    }
+    if !failed.is_empty() {
+        return fail(failed.join("; "));
+    }
+    Ok(Outcome::Pass(format!(
+        "{} queries answered: {}",
+        answered.len(),
+        answered.join(", ")
+    )))
+}

@@ -69,6 +69,11 @@ const CHECKS: &[Check] = &[
         run: agent::apparmor,
     },
     Check {
+        name: "every query answers",
+        needs: &[],
+        run: agent::read_only_queries,
+    },
+    Check {
         name: "freeze/thaw, write blocked",
         needs: &[
             "guest-fsfreeze-freeze",
@@ -105,6 +110,15 @@ const CHECKS: &[Check] = &[
         name: "host hangs up with a reply pending",
         needs: &["guest-file-open", "guest-file-read", "guest-file-close"],
         run: agent::hang_up_with_reply_pending,
+    },
+    Check {
+        name: "SSH keys of a user",
+        needs: &[
+            "guest-ssh-add-authorized-keys",
+            "guest-ssh-get-authorized-keys",
+            "guest-ssh-remove-authorized-keys",
+        ],
+        run: system::ssh_keys,
     },
     Check {
         name: "guest-set-time through the RTC",

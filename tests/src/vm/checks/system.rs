@@ -245,3 +245,47 @@ pub(super) fn set_time(vm: &mut Vm) -> Result<Outcome> {
         "clock {ahead:+.1} s after +1 h, {back:+.1} s back, {from_rtc:+.1} s from the RTC"
     )))
 }
+
+/// SSH keys of a user through the agent, confined by AppArmor: added to
+/// ~/.ssh/authorized_keys (owned by the user, private; like qemu-ga, no
+/// newline after the last key), listed, removed.
+pub(super) fn ssh_keys(vm: &mut Vm) -> Result<Outcome> {
+    const KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGVQxVrYbUwBn0UQpQr3qf7lgBf1yZKfoTnPZz7Gkj2s agent-test";
+    let listed = |vm: &mut Vm| -> Result<bool> {
+        let got = vm.libvirt_return(json!({"execute": "guest-ssh-get-authorized-keys",
+            "arguments": {"username": TEST_USER}}))?;
+        let keys = got["keys"]
+            .as_array()
+            .ok_or(format!("guest-ssh-get-authorized-keys returned {got}"))?;
+        Ok(keys.iter().any(|k| k == KEY))
+    };
+    let r = vm.libvirt_return(json!({"execute": "guest-ssh-add-authorized-keys",
+        "arguments": {"username": TEST_USER, "keys": [KEY]}}))?;
+    if r != json!({}) {
+        return fail(format!("add returned {r}"));
+    }
+    if !listed(vm)? {
+        return fail("the added key is not listed");
+    }
+    let file = vm.sh(&format!(
+        "stat -c '%u %a' /home/{TEST_USER}/.ssh/authorized_keys; cat /home/{TEST_USER}/.ssh/authorized_keys; echo"
+    ))?;
+    let (owner_mode, content) = file.split_once('\n').unwrap_or((&file, ""));
+    if owner_mode.trim() != "1000 600" || !content.contains(KEY) {
+        return fail(format!(
+            "authorized_keys is {owner_mode:?} with {content:?}"
+        ));
+    }
+    let r = vm.libvirt_return(json!({"execute": "guest-ssh-remove-authorized-keys",
+        "arguments": {"username": TEST_USER, "keys": [KEY]}}))?;
+    if r != json!({}) {
+        return fail(format!("remove returned {r}"));
+    }
+    if listed(vm)? {
+        return fail("the removed key is still listed");
+    }
+    Ok(Outcome::Pass(format!(
+        "key added (authorized_keys {}), listed, removed",
+        owner_mode.trim()
+    )))
+}
