@@ -45,6 +45,12 @@ pub const FRONT_USER: &str = "qga-front";
 /// The agent's log inside the guest: the path the AppArmor profile lets
 /// both processes write.
 pub const GUEST_AGENT_LOG: &str = "/var/log/qga-privsep.log";
+
+/// The fsfreeze hook both agents run (qemu-ga's default path for -F).
+pub const FSFREEZE_HOOK: &str = "/etc/qemu/fsfreeze-hook";
+
+/// Where the guest's hook.d script notes each action it was called with.
+pub const HOOK_ACTIONS: &str = "/run/hook-actions";
 /// Where the helper finds the front, as the systemd unit installs it (the
 /// path the AppArmor profile `agent-front` attaches to).
 pub const GUEST_FRONT_PATH: &str = "/usr/libexec/qga-privsep/agent-front";
@@ -92,6 +98,7 @@ pub fn build(dir: &Path, agent: AgentKind, binaries: &AgentBinaries) -> Result<G
     tree.busybox()?;
     tree.users_and_config()?;
     tree.chpasswd_with_pam()?;
+    tree.fsfreeze_hook()?;
     tree.modules(&kver)?;
     match agent {
         AgentKind::Ours => {
@@ -158,11 +165,11 @@ fn agent_launcher(agent: AgentKind) -> String {
         AgentKind::Ours => format!(
             "/usr/sbin/agent-helper -m virtio-serial -p {port} \
              --policy {GUEST_POLICY_PATH} --front-user {FRONT_USER} \
-             --front-path {GUEST_FRONT_PATH} -l {GUEST_AGENT_LOG}"
+             --front-path {GUEST_FRONT_PATH} -l {GUEST_AGENT_LOG} -F{FSFREEZE_HOOK}"
         ),
         AgentKind::QemuGa => format!(
             "/usr/sbin/qemu-ga -m virtio-serial -p {port} -l {GUEST_AGENT_LOG} \
-             -b {DENIED_COMMAND}"
+             -b {DENIED_COMMAND} -F{FSFREEZE_HOOK}"
         ),
     };
     format!(
@@ -302,6 +309,20 @@ impl Tree {
             "/etc/os-release",
             "ID=qga-test\nNAME=\"qga test guest\"\nVERSION_ID=1\n",
             0o644,
+        )
+    }
+
+    /// Debian's fsfreeze hook (from its qemu-guest-agent package), which
+    /// both agents run with -F, and one hook.d script that notes each call.
+    fn fsfreeze_hook(&self) -> Result<()> {
+        let hook = Path::new(FSFREEZE_HOOK);
+        let text = std::fs::read_to_string(hook)
+            .map_err(|e| format!("{}: {e} (install qemu-guest-agent)", hook.display()))?;
+        self.write(FSFREEZE_HOOK, &text, 0o755)?;
+        self.write(
+            "/etc/qemu/fsfreeze-hook.d/record",
+            include_str!("guest/fsfreeze-hook-record"),
+            0o755,
         )
     }
 

@@ -2,7 +2,7 @@
 //! a write held up in between, and fstrim making the host's image shrink.
 
 use super::mib;
-use crate::vm::guest::DATA_MOUNT;
+use crate::vm::guest::{DATA_MOUNT, HOOK_ACTIONS};
 use crate::vm::report::Outcome;
 use crate::vm::session::Vm;
 use crate::vm::{error_of, fail, Result};
@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 
 pub(super) fn freeze_thaw(vm: &mut Vm) -> Result<Outcome> {
     let target = format!("{DATA_MOUNT}/written-while-frozen");
-    vm.sh(&format!("rm -f {target} /run/write-finished; sync"))?;
+    vm.sh(&format!(
+        "rm -f {target} /run/write-finished {HOOK_ACTIONS}; sync"
+    ))?;
     // Proxmox freezes around a backup.
     let result = match vm.proxmox_return(json!({"execute": "guest-fsfreeze-freeze"})) {
         Ok(frozen) => while_frozen(vm, &frozen, &target),
@@ -87,8 +89,16 @@ fn while_frozen(vm: &mut Vm, frozen: &Value, target: &str) -> Result<Outcome> {
     if status != json!("thawed") {
         return fail(format!("status {status} after the thaw"));
     }
+    // Debian's fsfreeze hook ran its hook.d script before the freeze and
+    // after the thaw, under the agent's program filter and profile.
+    let actions = vm.sh(&format!("cat {HOOK_ACTIONS} 2>/dev/null; true"))?;
+    let actions: Vec<&str> = actions.split_whitespace().collect();
+    if actions != ["freeze", "thaw"] {
+        return fail(format!("the fsfreeze hook was called with {actions:?}"));
+    }
     Ok(Outcome::Pass(format!(
-        "froze {frozen} filesystem; a write waited until the thaw (done {:.2} s after it); thawed {thawed}",
+        "froze {frozen} filesystem; a write waited until the thaw (done {:.2} s after it); \
+         thawed {thawed}; the hook ran for freeze and thaw",
         released.as_secs_f64()
     )))
 }
