@@ -120,6 +120,21 @@ pub const FRONT_SYSCALLS: &[Row] = &[
         When::Always,
         "Rust runtime stack-overflow guard",
     ),
+    (
+        libc::SYS_getpid,
+        When::Always,
+        "abort() after a panic names its own process",
+    ),
+    (
+        libc::SYS_gettid,
+        When::Always,
+        "abort() after a panic names its own thread",
+    ),
+    (
+        libc::SYS_tgkill,
+        When::ArgEquals(2, libc::SIGABRT as u64),
+        "abort() after a panic raises SIGABRT, so a panic is reported as one, not as a filter kill",
+    ),
     (libc::SYS_exit, When::Always, "thread exit"),
     (libc::SYS_exit_group, When::Always, "process exit"),
     (

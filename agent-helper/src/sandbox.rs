@@ -155,6 +155,11 @@ const HELPER_SYSCALLS: &[Row] = &[
          the freezer of suspend and of cgroups)",
     ),
     (
+        libc::SYS_tgkill,
+        When::ArgEquals(2, libc::SIGABRT as u64),
+        "abort() after a panic raises SIGABRT, so a panic is reported as one, not as a filter kill",
+    ),
+    (
         libc::SYS_ppoll,
         When::Always,
         "wait for the front, signals and restart timers",
@@ -560,6 +565,38 @@ mod tests {
             for mode in [SeccompMode::Kill, SeccompMode::Log] {
                 helper_filter(mode, password_root).unwrap();
             }
+        }
+    }
+
+    #[test]
+    fn a_panic_ends_helper_and_front_by_sigabrt_not_sigsys() {
+        let helper = helper_filter(SeccompMode::Kill, false).unwrap();
+        let front = build(&[FRONT_SYSCALLS], SeccompMode::Kill).unwrap();
+        for (who, program) in [("helper", helper), ("front", front)] {
+            // SAFETY: the child applies a ready filter and aborts; nothing
+            // in it allocates or takes a lock.
+            let status = unsafe {
+                let pid = libc::fork();
+                assert!(pid >= 0);
+                if pid == 0 {
+                    let no_core = libc::rlimit {
+                        rlim_cur: 0,
+                        rlim_max: 0,
+                    };
+                    libc::setrlimit(libc::RLIMIT_CORE, &no_core);
+                    if crate::child_filters::apply_in_child(&program).is_err() {
+                        libc::_exit(99);
+                    }
+                    libc::abort();
+                }
+                let mut status = 0;
+                assert_eq!(libc::waitpid(pid, &mut status, 0), pid);
+                status
+            };
+            assert!(
+                libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGABRT,
+                "{who}: wait status {status:#x}"
+            );
         }
     }
 
