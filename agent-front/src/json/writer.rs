@@ -87,8 +87,10 @@ pub fn write_string(s: &str, out: &mut Vec<u8>) {
     out.push(b'"');
 }
 
+/// Without short-circuits, so a fold over a block of bytes stays free of
+/// branches.
 fn needs_escape(b: u8) -> bool {
-    !(b' '..=b'~').contains(&b) || b == b'"' || b == b'\\'
+    !(b' '..=b'~').contains(&b) | (b == b'"') | (b == b'\\')
 }
 
 /// Length of the leading run of bytes that need no escape. Whole blocks
@@ -99,9 +101,7 @@ fn plain_run(bytes: &[u8]) -> usize {
     const BLOCK: usize = 32;
     let mut clean = 0;
     for block in bytes.chunks_exact(BLOCK) {
-        let escapes = block.iter().fold(false, |any, &b| {
-            any | !(b' '..=b'~').contains(&b) | (b == b'"') | (b == b'\\')
-        });
+        let escapes = block.iter().fold(false, |any, &b| any | needs_escape(b));
         if escapes {
             break;
         }
