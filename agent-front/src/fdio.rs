@@ -55,16 +55,31 @@ pub fn read_now(fd: &AsyncFd<OwnedFd>, buf: &mut [u8]) -> io::Result<usize> {
 
 pub fn write_all(fd: &AsyncFd<OwnedFd>, mut data: &[u8]) -> io::Result<()> {
     while !data.is_empty() {
-        // SAFETY: data is valid for data.len() bytes.
-        match check(unsafe { libc::write(fd.as_raw_fd(), data.as_ptr().cast(), data.len()) }) {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => data = &data[n..],
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => wait_writable(fd)?,
-            Err(e) => return Err(e),
+        let written = when_writable(fd, || {
+            // SAFETY: data is valid for data.len() bytes.
+            check(unsafe { libc::write(fd.as_raw_fd(), data.as_ptr().cast(), data.len()) })
+        })?;
+        if written == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
         }
+        data = &data[written..];
     }
     Ok(())
+}
+
+/// Runs `output` until the peer takes it: again after an interruption,
+/// after `wait_writable` when the peer's buffer is full.
+fn when_writable(
+    fd: &AsyncFd<OwnedFd>,
+    mut output: impl FnMut() -> io::Result<usize>,
+) -> io::Result<usize> {
+    loop {
+        match output() {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => wait_writable(fd)?,
+            other => return other,
+        }
+    }
 }
 
 /// Waits until the peer has taken enough bytes for the next write.
@@ -133,23 +148,18 @@ pub fn recv_datagram_now(fd: &AsyncFd<OwnedFd>, buf: &mut [u8]) -> io::Result<us
 }
 
 pub fn send_datagram(fd: &AsyncFd<OwnedFd>, data: &[u8]) -> io::Result<()> {
-    loop {
+    when_writable(fd, || {
         // SAFETY: data is valid for data.len() bytes.
-        let sent = check(unsafe {
+        check(unsafe {
             libc::send(
                 fd.as_raw_fd(),
                 data.as_ptr().cast(),
                 data.len(),
                 libc::MSG_NOSIGNAL,
             )
-        });
-        match sent {
-            Ok(_) => return Ok(()),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => wait_writable(fd)?,
-            Err(e) => return Err(e),
-        }
-    }
+        })
+    })
+    .map(drop)
 }
 
 /// Accepts one connection, non-blocking and close-on-exec.
