@@ -897,6 +897,35 @@ pub fn describe_sigsys(kind: ChildKind) -> String {
     )
 }
 
+/// For tests: forks; the child applies `program`, runs `body` and exits 0
+/// if that returns. The child's wait status. `body` must not allocate or
+/// lock: the test harness has other threads.
+#[cfg(test)]
+pub fn wait_status_under(program: &BpfProgram, body: impl FnOnce()) -> libc::c_int {
+    // SAFETY: the child makes raw syscalls only (and whatever `body` does,
+    // under the same rule) and leaves with _exit.
+    unsafe {
+        let pid = libc::fork();
+        assert!(pid >= 0, "fork: {}", io::Error::last_os_error());
+        if pid == 0 {
+            // No core file from a SIGSYS or SIGABRT.
+            let no_core = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            libc::setrlimit(libc::RLIMIT_CORE, &no_core);
+            if apply_in_child(program).is_err() {
+                libc::_exit(99);
+            }
+            body();
+            libc::_exit(0);
+        }
+        let mut status = 0;
+        assert_eq!(libc::waitpid(pid, &mut status, 0), pid);
+        status
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -906,28 +935,10 @@ mod tests {
     /// Forks; the child applies `program`, makes `syscall` with `args` and
     /// exits 0 if that returned. The child's wait status.
     fn in_filtered_child(program: &BpfProgram, syscall: i64, args: [u64; 3]) -> libc::c_int {
-        // SAFETY: the child makes raw syscalls only and leaves with _exit,
-        // safe even though the test harness has other threads.
-        unsafe {
-            let pid = libc::fork();
-            assert!(pid >= 0, "fork: {}", io::Error::last_os_error());
-            if pid == 0 {
-                // No core file from the SIGSYS.
-                let no_core = libc::rlimit {
-                    rlim_cur: 0,
-                    rlim_max: 0,
-                };
-                libc::setrlimit(libc::RLIMIT_CORE, &no_core);
-                if apply_in_child(program).is_err() {
-                    libc::_exit(99);
-                }
-                libc::syscall(syscall, args[0], args[1], args[2], 0u64, 0u64);
-                libc::_exit(0);
-            }
-            let mut status = 0;
-            assert_eq!(libc::waitpid(pid, &mut status, 0), pid);
-            status
-        }
+        wait_status_under(program, || {
+            // SAFETY: a raw syscall with integer arguments.
+            unsafe { libc::syscall(syscall, args[0], args[1], args[2], 0u64, 0u64) };
+        })
     }
 
     fn killed_by_sigsys(status: libc::c_int) -> bool {

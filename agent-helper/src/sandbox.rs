@@ -573,26 +573,8 @@ mod tests {
         let helper = helper_filter(SeccompMode::Kill, false).unwrap();
         let front = build(&[FRONT_SYSCALLS], SeccompMode::Kill).unwrap();
         for (who, program) in [("helper", helper), ("front", front)] {
-            // SAFETY: the child applies a ready filter and aborts; nothing
-            // in it allocates or takes a lock.
-            let status = unsafe {
-                let pid = libc::fork();
-                assert!(pid >= 0);
-                if pid == 0 {
-                    let no_core = libc::rlimit {
-                        rlim_cur: 0,
-                        rlim_max: 0,
-                    };
-                    libc::setrlimit(libc::RLIMIT_CORE, &no_core);
-                    if crate::child_filters::apply_in_child(&program).is_err() {
-                        libc::_exit(99);
-                    }
-                    libc::abort();
-                }
-                let mut status = 0;
-                assert_eq!(libc::waitpid(pid, &mut status, 0), pid);
-                status
-            };
+            // SAFETY: abort() raises SIGABRT; nothing it does allocates.
+            let status = child_filters::wait_status_under(&program, || unsafe { libc::abort() });
             assert!(
                 libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGABRT,
                 "{who}: wait status {status:#x}"
