@@ -309,6 +309,18 @@ pub fn status_field(pid: u32, field: &str) -> String {
         .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
 }
 
+/// CPU time a process has used (user + system), in clock ticks, from the
+/// text of its /proc/PID/stat; None when the text is not one.
+pub fn cpu_ticks(stat: &str) -> Option<u64> {
+    // The command name may hold spaces and parentheses: fields count from
+    // the last ')'; utime and stime are the 14th and 15th of the line.
+    let (_, rest) = stat.rsplit_once(')')?;
+    let mut fields = rest.split_whitespace().skip(11);
+    let user: u64 = fields.next()?.parse().ok()?;
+    let system: u64 = fields.next()?.parse().ok()?;
+    Some(user + system)
+}
+
 /// A host connection.
 pub struct Client {
     stream: UnixStream,
@@ -476,5 +488,16 @@ impl Agent {
     /// How often `text` appears in the log.
     pub fn log_count(&self, text: &str) -> usize {
         self.log_text().matches(text).count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cpu_ticks_counts_fields_after_the_last_parenthesis() {
+        let stat = "42 (a) (b c) S 1 42 42 0 -1 4194304 127 0 0 0 7 5 0 0 20 0 1 0";
+        assert_eq!(super::cpu_ticks(stat), Some(12));
+        assert_eq!(super::cpu_ticks("42 (short) S 1"), None);
+        assert_eq!(super::cpu_ticks("not a stat line"), None);
     }
 }

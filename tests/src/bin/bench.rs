@@ -145,17 +145,7 @@ impl Agent {
             .iter()
             .map(|p| {
                 let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).unwrap_or_default();
-                let fields: Vec<&str> = stat
-                    .rsplit_once(')')
-                    .map(|(_, r)| r.split_whitespace().collect())
-                    .unwrap_or_default();
-                let ticks = |i: usize| {
-                    fields
-                        .get(i)
-                        .and_then(|v| v.parse::<f64>().ok())
-                        .unwrap_or(0.0)
-                };
-                (ticks(11) + ticks(12)) / tick
+                tests::cpu_ticks(&stat).unwrap_or(0) as f64 / tick
             })
             .sum()
     }

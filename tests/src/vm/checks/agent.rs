@@ -468,15 +468,7 @@ pub(super) fn hang_up_with_reply_pending(vm: &mut Vm) -> Result<Outcome> {
     )?;
     let cpu_ticks = |vm: &mut Vm| -> Result<u64> {
         let stat = vm.sh(&format!("cat /proc/{front}/stat"))?;
-        let fields: Vec<&str> = stat
-            .rsplit_once(')')
-            .map(|(_, rest)| rest.split_whitespace().collect())
-            .unwrap_or_default();
-        let tick = |i: usize| fields.get(i).and_then(|v| v.parse::<u64>().ok());
-        match (tick(11), tick(12)) {
-            (Some(user), Some(system)) => Ok(user + system),
-            _ => fail(format!("unreadable /proc/{front}/stat: {stat}")),
-        }
+        crate::cpu_ticks(&stat).ok_or_else(|| format!("unreadable /proc/{front}/stat: {stat}"))
     };
     // Under emulation, reading and encoding the file takes the front a
     // while; after that it must go idle. A front spinning on the closed
