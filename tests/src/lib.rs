@@ -329,14 +329,7 @@ pub struct Client {
 
 impl Client {
     pub fn connect(path: &Path) -> Client {
-        let stream = UnixStream::connect(path).expect("connect to agent");
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .expect("timeout");
-        Client {
-            stream,
-            pending: Vec::new(),
-        }
+        Client::from_stream(UnixStream::connect(path).expect("connect to agent"))
     }
 
     pub fn send(&mut self, bytes: &[u8]) {

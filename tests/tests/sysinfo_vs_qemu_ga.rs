@@ -33,9 +33,11 @@ impl Both {
         (self.reference.request(request), self.ours.request(request))
     }
 
-    /// Asks until both answers agree on `key_of` (mounts and loop devices
-    /// of other tests can come and go between the two requests).
-    fn ask_stable(&mut self, request: &str, key_of: fn(&Value) -> Value) -> (Value, Value) {
+    /// Asks until both answers list the same values of `field`, one per
+    /// element of the result (mounts, loop devices and interfaces of other
+    /// tests can come and go between the two requests).
+    fn ask_stable(&mut self, request: &str, field: &str) -> (Value, Value) {
+        let key_of = |reply: &Value| values_of(result(reply), field);
         let mut last = self.ask(request);
         for _ in 0..5 {
             if key_of(&last.0) == key_of(&last.1) {
@@ -52,6 +54,13 @@ fn result(reply: &Value) -> &Value {
     reply
         .get("return")
         .unwrap_or_else(|| panic!("expected a result, got {reply}"))
+}
+
+/// `field` of each element of a list.
+fn values_of(list: &Value, field: &str) -> Vec<Value> {
+    list.as_array()
+        .map(|a| a.iter().map(|e| e[field].clone()).collect())
+        .unwrap_or_default()
 }
 
 fn keys(v: &Value) -> BTreeSet<String> {
@@ -129,18 +138,10 @@ fn set_requests_that_change_nothing_answer_alike() {
 #[test]
 fn network_interfaces_match_except_moving_counters() {
     let mut both = Both::start();
-    let names = |v: &Value| -> Value {
-        result(v)
-            .as_array()
-            .map(|a| a.iter().map(|i| i["name"].clone()).collect())
-            .unwrap_or_default()
-    };
-    let (reference, ours) = both.ask_stable(r#"{"execute":"guest-network-get-interfaces"}"#, names);
+    let (reference, ours) =
+        both.ask_stable(r#"{"execute":"guest-network-get-interfaces"}"#, "name");
     let (reference, ours) = (result(&reference), result(&ours));
-    assert_eq!(
-        names(&json!({"return": ours})),
-        names(&json!({"return": reference}))
-    );
+    assert_eq!(values_of(ours, "name"), values_of(reference, "name"));
     for (r, o) in reference
         .as_array()
         .unwrap()
@@ -166,13 +167,7 @@ fn network_interfaces_match_except_moving_counters() {
 #[test]
 fn filesystems_match_except_moving_usage() {
     let mut both = Both::start();
-    let mountpoints = |v: &Value| -> Value {
-        result(v)
-            .as_array()
-            .map(|a| a.iter().map(|f| f["mountpoint"].clone()).collect())
-            .unwrap_or_default()
-    };
-    let (reference, ours) = both.ask_stable(r#"{"execute":"guest-get-fsinfo"}"#, mountpoints);
+    let (reference, ours) = both.ask_stable(r#"{"execute":"guest-get-fsinfo"}"#, "mountpoint");
     let (reference, ours) = (result(&reference), result(&ours));
     assert_eq!(
         ours.as_array().unwrap().len(),
@@ -194,12 +189,6 @@ fn filesystems_match_except_moving_usage() {
 #[test]
 fn disks_are_identical() {
     let mut both = Both::start();
-    let names = |v: &Value| -> Value {
-        result(v)
-            .as_array()
-            .map(|a| a.iter().map(|d| d["name"].clone()).collect())
-            .unwrap_or_default()
-    };
-    let (reference, ours) = both.ask_stable(r#"{"execute":"guest-get-disks"}"#, names);
+    let (reference, ours) = both.ask_stable(r#"{"execute":"guest-get-disks"}"#, "name");
     assert_eq!(ours, reference);
 }
