@@ -209,6 +209,20 @@ fn assert_writable(dir: &Path) {
     assert_unblocked(&start_writer(dir.join("probe")));
 }
 
+/// The thaw of one frozen filesystem: it answers 1, the held write goes
+/// through, the agent says thawed and drops its frozen marker, and commands
+/// refused while frozen run again.
+fn assert_thaw_releases(host: &mut Client, agent: &Agent, writer: &Receiver<std::io::Result<()>>) {
+    assert_eq!(request(host, "guest-fsfreeze-thaw"), json!({"return": 1}));
+    assert_unblocked(writer);
+    assert_eq!(
+        request(host, "guest-fsfreeze-status"),
+        json!({"return": "thawed"})
+    );
+    assert!(!agent.dir.0.join("qga.state.isfrozen").exists());
+    assert!(request(host, "guest-get-time")["return"].is_i64());
+}
+
 fn frozen_refusal(command: &str) -> Value {
     json!({"error": {"class": "CommandNotFound",
         "desc": format!("Command {command} has been disabled: the agent is in frozen state")}})
@@ -340,17 +354,7 @@ fn freeze_list_holds_writers_and_disables_commands_until_thaw() {
     );
     assert_blocked(&writer);
 
-    assert_eq!(
-        request(&mut host, "guest-fsfreeze-thaw"),
-        json!({"return": 1})
-    );
-    assert_unblocked(&writer);
-    assert_eq!(
-        request(&mut host, "guest-fsfreeze-status"),
-        json!({"return": "thawed"})
-    );
-    assert!(!agent.dir.0.join("qga.state.isfrozen").exists());
-    assert!(request(&mut host, "guest-get-time")["return"].is_i64());
+    assert_thaw_releases(&mut host, &agent, &writer);
     assert_eq!(
         request(&mut host, "guest-fsfreeze-thaw"),
         json!({"return": 0})
@@ -480,18 +484,8 @@ fn frozen_state_survives_a_helper_crash_and_the_thaw_still_works() {
         request(&mut host, "guest-get-time"),
         frozen_refusal("guest-get-time")
     );
-    assert_eq!(
-        request(&mut host, "guest-fsfreeze-thaw"),
-        json!({"return": 1})
-    );
-    assert_unblocked(&writer);
-    assert_eq!(
-        request(&mut host, "guest-fsfreeze-status"),
-        json!({"return": "thawed"})
-    );
-    assert!(!agent.dir.0.join("qga.state.isfrozen").exists());
+    assert_thaw_releases(&mut host, &agent, &writer);
     // Logging, off while frozen, is back and says what it missed.
-    assert!(request(&mut host, "guest-get-time")["return"].is_i64());
     assert!(agent.log_text().contains("logging resumed after thaw"));
 }
 
