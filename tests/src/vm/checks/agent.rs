@@ -2,7 +2,7 @@
 //! queries, the policy (denial and reload), and the privilege separation
 //! seen from inside the guest (a killed front, the processes' credentials).
 
-use super::{guest_pid, guest_status, port_events};
+use super::{guest_pid, guest_status, guest_time, port_events};
 use crate::vm::guest::{
     AgentKind, AGENT_EXITS, DENIED_COMMAND, FRONT_USER, GUEST_POLICY, GUEST_POLICY_PATH,
 };
@@ -11,7 +11,7 @@ use crate::vm::session::Vm;
 use crate::vm::{error_of, fail, Result};
 use protocol::commands::{self, Availability};
 use serde_json::json;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 pub(super) fn guest_info(vm: &mut Vm) -> Result<Outcome> {
     let via_libvirt = vm.libvirt_return(json!({"execute": "guest-info"}))?;
@@ -79,20 +79,12 @@ pub(super) fn guest_info(vm: &mut Vm) -> Result<Outcome> {
 }
 
 pub(super) fn get_time(vm: &mut Vm) -> Result<Outcome> {
-    let guest = vm.libvirt_return(json!({"execute": "guest-get-time"}))?;
-    let host = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock after 1970")
-        .as_nanos() as i64;
-    let guest = guest
-        .as_i64()
-        .ok_or(format!("guest-get-time returned {guest}"))?;
+    let (guest, off) = guest_time(vm)?;
     if guest % 1000 != 0 {
         return fail(format!(
             "{guest} is not whole microseconds, as qemu-ga's is"
         ));
     }
-    let off = (guest - host) as f64 / 1e9;
     if off.abs() > 60.0 {
         return fail(format!("guest clock {off:+.1} s from the host's"));
     }

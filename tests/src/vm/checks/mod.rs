@@ -18,7 +18,7 @@ use protocol::commands::{self, Availability};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 struct Check {
     name: &'static str,
@@ -367,6 +367,25 @@ fn port_events(vm: &mut Vm, mark: Mark) -> String {
     } else {
         seen.join(", ")
     }
+}
+
+/// The host's clock, in nanoseconds since the epoch, as guest-get-time
+/// counts.
+fn host_now_ns() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_nanos() as i64
+}
+
+/// guest-get-time's answer, and how far the guest's clock is from the
+/// host's, in seconds.
+fn guest_time(vm: &mut Vm) -> Result<(i64, f64)> {
+    let guest = vm.libvirt_return(json!({"execute": "guest-get-time"}))?;
+    let guest = guest
+        .as_i64()
+        .ok_or(format!("guest-get-time returned {guest}"))?;
+    Ok((guest, (guest - host_now_ns()) as f64 / 1e9))
 }
 
 fn mib(bytes: u64) -> f64 {

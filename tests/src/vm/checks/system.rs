@@ -1,12 +1,13 @@
 //! System settings the host changes: vCPUs, hot-added memory, passwords,
 //! the clock.
 
+use super::{guest_time, host_now_ns};
 use crate::vm::report::Outcome;
 use crate::vm::session::Vm;
 use crate::vm::{error_of, fail, Result};
 use base64::Engine;
 use serde_json::{json, Value};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 fn vcpu_state(vm: &mut Vm) -> Result<Vec<(i64, bool, Option<bool>)>> {
     let list = vm.libvirt_return(json!({"execute": "guest-get-vcpus"}))?;
@@ -208,19 +209,7 @@ pub(super) fn memory_hotplug(vm: &mut Vm) -> Result<Outcome> {
 /// filter against the guest's real RTC: an hour ahead (`hwclock -w` writes
 /// the RTC), back to the host's time, then from the RTC (`hwclock -s`).
 pub(super) fn set_time(vm: &mut Vm) -> Result<Outcome> {
-    let host_ns = || {
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .expect("clock after 1970")
-            .as_nanos() as i64
-    };
-    let offset = |vm: &mut Vm| -> Result<f64> {
-        let guest = vm.libvirt_return(json!({"execute": "guest-get-time"}))?;
-        let guest = guest
-            .as_i64()
-            .ok_or(format!("guest-get-time returned {guest}"))?;
-        Ok((guest - host_ns()) as f64 / 1e9)
-    };
+    let offset = |vm: &mut Vm| guest_time(vm).map(|(_, offset)| offset);
     let set = |vm: &mut Vm, arguments: Value| -> Result<()> {
         let r = vm.libvirt_return(json!({"execute": "guest-set-time", "arguments": arguments}))?;
         if r != json!({}) {
@@ -229,9 +218,9 @@ pub(super) fn set_time(vm: &mut Vm) -> Result<Outcome> {
         Ok(())
     };
     const HOUR_NS: i64 = 3_600_000_000_000;
-    set(vm, json!({"time": host_ns() + HOUR_NS}))?;
+    set(vm, json!({"time": host_now_ns() + HOUR_NS}))?;
     let ahead = offset(vm)?;
-    set(vm, json!({"time": host_ns()}))?;
+    set(vm, json!({"time": host_now_ns()}))?;
     let back = offset(vm)?;
     set(vm, json!({}))?;
     let from_rtc = offset(vm)?;
