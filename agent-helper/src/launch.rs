@@ -6,6 +6,7 @@ use crate::cli::SeccompMode;
 use crate::sandbox;
 use caps::CapSet;
 use nix::sys::socket::{self, sockopt, AddressFamily, SockFlag, SockType};
+use nix::sys::time::{TimeVal, TimeValLike};
 use nix::unistd::{ForkResult, Gid, Pid, Uid};
 use protocol::limits::{LINK_SEND_TIMEOUT_MS, LINK_SOCKET_BUFFER_BYTES};
 use std::ffi::CString;
@@ -49,10 +50,7 @@ impl FrontLauncher {
             socket::setsockopt(end, sockopt::SndBuf, &LINK_SOCKET_BUFFER_BYTES)?;
             socket::setsockopt(end, sockopt::RcvBuf, &LINK_SOCKET_BUFFER_BYTES)?;
         }
-        let timeout = nix::sys::time::TimeVal::new(
-            (LINK_SEND_TIMEOUT_MS / 1000) as _,
-            ((LINK_SEND_TIMEOUT_MS % 1000) * 1000) as _,
-        );
+        let timeout = TimeVal::milliseconds(LINK_SEND_TIMEOUT_MS as i64);
         socket::setsockopt(&helper_end, sockopt::SendTimeout, &timeout)?;
         // Everything the child needs is built before fork.
         let mut argv = vec![
