@@ -249,7 +249,7 @@ fn file_read(agent: &Agent, data_file: &Path, expected: &[u8], chunk: usize) -> 
         .collect();
     let mut offset = 0;
     let mut replies = 0;
-    let cpu0 = (client_cpu_seconds(), agent.cpu_seconds());
+    let share = CpuShare::start(agent);
     let t0 = Instant::now();
     loop {
         conn.write_all(read.as_bytes()).unwrap();
@@ -280,7 +280,7 @@ fn file_read(agent: &Agent, data_file: &Path, expected: &[u8], chunk: usize) -> 
         }
     }
     let secs = t0.elapsed().as_secs_f64();
-    let cpu = (client_cpu_seconds() - cpu0.0, agent.cpu_seconds() - cpu0.1);
+    let client_share = share.ratio(agent);
     assert_eq!(offset, expected.len(), "read came up short");
     request(
         &mut conn,
@@ -289,7 +289,7 @@ fn file_read(agent: &Agent, data_file: &Path, expected: &[u8], chunk: usize) -> 
     );
     (
         expected.len() as f64 / (1 << 20) as f64 / secs,
-        cpu.0 / cpu.1.max(1e-9),
+        client_share,
     )
 }
 
@@ -380,19 +380,13 @@ fn run_once(
         "MiB",
         agent.pss_kib() as f64 / 1024.0,
     ));
-    let cpu0 = agent.cpu_seconds();
-    let client0 = client_cpu_seconds();
+    let share = CpuShare::start(&agent);
     let ping = latency(&agent, PING, 5000);
-    let agent_cpu = agent.cpu_seconds() - cpu0;
-    let client_cpu = client_cpu_seconds() - client0;
+    let client_share = share.ratio(&agent);
     f.push(("guest-ping median", "us", ping.median_us));
     f.push(("guest-ping p99", "us", ping.p99_us));
     f.push(("guest-ping requests/s", "1/s", ping.per_second));
-    f.push((
-        "  client CPU / agent CPU (ping)",
-        "ratio",
-        client_cpu / agent_cpu.max(1e-9),
-    ));
+    f.push(("  client CPU / agent CPU (ping)", "ratio", client_share));
     let time = latency(&agent, b"{\"execute\":\"guest-get-time\"}\n", 2000);
     f.push(("guest-get-time median", "us", time.median_us));
     f.push(("guest-get-time p99", "us", time.p99_us));
@@ -450,6 +444,26 @@ fn run_on_cpu(cpu: usize) {
         let mut set: libc::cpu_set_t = std::mem::zeroed();
         libc::CPU_SET(cpu, &mut set);
         libc::sched_setaffinity(0, std::mem::size_of_val(&set), &set);
+    }
+}
+
+/// The client's CPU time against the agent's (all its processes) over a
+/// stretch of the run: well below 1, the client is not the bottleneck.
+struct CpuShare {
+    client: f64,
+    agent: f64,
+}
+
+impl CpuShare {
+    fn start(agent: &Agent) -> CpuShare {
+        CpuShare {
+            client: client_cpu_seconds(),
+            agent: agent.cpu_seconds(),
+        }
+    }
+
+    fn ratio(&self, agent: &Agent) -> f64 {
+        (client_cpu_seconds() - self.client) / (agent.cpu_seconds() - self.agent).max(1e-9)
     }
 }
 
