@@ -3,7 +3,10 @@
 //! command itself (`commands`), and the reply in qemu-ga's format.
 
 use crate::commands;
-use crate::json::writer::{qdict_order, size_hint, write_value};
+use crate::commands::Output;
+use crate::json::writer::{
+    qdict_order, size_hint, write_file_read_result, write_members, write_value, Member,
+};
 use crate::json::StreamItem;
 use crate::link::{CallError, HelperLink};
 use protocol::commands::{self as table, Availability, CommandSpec, Side};
@@ -65,8 +68,19 @@ pub async fn handle(item: StreamItem, link: &mut HelperLink) -> Outcome {
     let outcome = commands::run(spec.name, request.arguments, link).await;
     link.request_id = None;
     match outcome {
-        Ok(Some(result)) => Outcome::Reply(return_reply(spec, result, id)),
-        Ok(None) => Outcome::Reply(Vec::new()),
+        Ok(Output::Json(Some(result))) => Outcome::Reply(return_reply(
+            spec,
+            &|out| write_value(&result, out),
+            size_hint(&result),
+            id,
+        )),
+        Ok(Output::Json(None)) => Outcome::Reply(Vec::new()),
+        Ok(Output::FileRead { data, eof }) => Outcome::Reply(return_reply(
+            spec,
+            &|out| write_file_read_result(&data, eof, out),
+            data.len() / 3 * 4 + FILE_READ_RESULT_FRAME_BYTES,
+            id,
+        )),
         Err(CallError::Request(e)) => Outcome::Reply(error_reply(&e, id)),
         Err(CallError::Link(e)) => Outcome::LinkLost(e),
     }
@@ -141,17 +155,35 @@ fn audit(command: &str, id: Option<&str>, allowed: bool, rule: &str) {
     tracing::info!(target: "audit", side = "front", command, id, allowed, rule, "decision");
 }
 
-fn return_reply(spec: &CommandSpec, result: Value, id: Option<&Value>) -> Vec<u8> {
-    let mut reply = Map::new();
-    reply.insert("return".into(), result);
-    if let Some(id) = id {
-        reply.insert("id".into(), id.clone());
-    }
-    let mut out = Vec::new();
+/// About what a guest-file-read result prints besides its base64.
+const FILE_READ_RESULT_FRAME_BYTES: usize = 64;
+
+/// `{"return": ..., "id": ...}`, the result printed by `result` into an
+/// output sized once for about `result_size` bytes of it.
+fn return_reply(
+    spec: &CommandSpec,
+    result: &dyn Fn(&mut Vec<u8>),
+    result_size: usize,
+    id: Option<&Value>,
+) -> Vec<u8> {
+    let id_size = id.map_or(0, size_hint);
+    let mut out = Vec::with_capacity(result_size + id_size + 32);
     if spec.name == "guest-sync-delimited" {
         out.push(0xFF);
     }
-    finish(&Value::Object(reply), out)
+    let print_id = |out: &mut Vec<u8>| {
+        if let Some(id) = id {
+            write_value(id, out);
+        }
+    };
+    let members: &[Member] = if id.is_some() {
+        &[("return", result), ("id", &print_id)]
+    } else {
+        &[("return", result)]
+    };
+    write_members(members, &mut out);
+    out.push(b'\n');
+    out
 }
 
 fn error_reply(error: &QgaError, id: Option<&Value>) -> Vec<u8> {

@@ -1,17 +1,20 @@
 //! The front's end of the internal socket: send one typed request, wait for
 //! the reply with the same sequence number, and apply the state updates the
-//! helper sends in between.
+//! helper sends in between. guest-file-read data comes separately, through
+//! the file-data pipe, in the amounts the replies announce.
 
 use crate::fdio;
 use protocol::internal::{self, AgentState, FromHelper, HelperReply, HelperRequest, ToHelper};
 use protocol::limits::MAX_MESSAGE_BYTES;
 use protocol::QgaError;
 use std::io;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use tokio::io::unix::AsyncFd;
 
 pub struct HelperLink {
     fd: AsyncFd<OwnedFd>,
+    /// Read end of the file-data pipe (non-blocking).
+    file_data: OwnedFd,
     next_seq: u32,
     buf: Vec<u8>,
     /// What the helper last told us: enabled commands and frozen state.
@@ -23,9 +26,10 @@ pub struct HelperLink {
 
 impl HelperLink {
     /// Wraps the (already non-blocking) socket and waits for the helper's first state message.
-    pub async fn connect(fd: OwnedFd) -> io::Result<HelperLink> {
+    pub async fn connect(fd: OwnedFd, file_data: OwnedFd) -> io::Result<HelperLink> {
         let mut link = HelperLink {
             fd: fdio::register(fd)?,
+            file_data,
             next_seq: 1,
             buf: vec![0; MAX_MESSAGE_BYTES + 1],
             state: AgentState {
@@ -78,6 +82,55 @@ impl HelperLink {
             let message = self.decode(n)?;
             self.apply(message);
         }
+    }
+
+    /// Appends the `count` bytes a guest-file-read reply announced. The
+    /// helper put them in the pipe before replying, so they are all there
+    /// now; fewer means a broken helper, and the link is given up.
+    pub fn take_file_data(&mut self, count: usize, into: &mut Vec<u8>) -> io::Result<()> {
+        into.reserve(count);
+        let mut left = count;
+        while left > 0 {
+            let spare = &mut into.spare_capacity_mut()[..left];
+            // SAFETY: read writes at most spare.len() bytes into the spare
+            // capacity; only the bytes it reports are then marked initialised.
+            let n = unsafe {
+                libc::read(
+                    self.file_data.as_raw_fd(),
+                    spare.as_mut_ptr().cast(),
+                    spare.len(),
+                )
+            };
+            match n {
+                n if n > 0 => {
+                    let n = n as usize;
+                    // SAFETY: the kernel initialised n bytes of the spare capacity.
+                    unsafe { into.set_len(into.len() + n) };
+                    left -= n;
+                }
+                0 => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "file-data pipe closed",
+                    ))
+                }
+                _ => {
+                    let e = io::Error::last_os_error();
+                    if e.kind() == io::ErrorKind::Interrupted {
+                        continue;
+                    }
+                    return Err(if e.kind() == io::ErrorKind::WouldBlock {
+                        io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            "file data announced but not in the pipe",
+                        )
+                    } else {
+                        e
+                    });
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Applies a message that arrived while no request was waiting.

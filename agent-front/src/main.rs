@@ -24,6 +24,7 @@ struct Options {
     channel_fd: RawFd,
     channel_kind: ChannelKind,
     link_fd: RawFd,
+    file_data_fd: RawFd,
     verbose: bool,
     enforcement: Enforcement,
     /// Self-test: make one forbidden syscall right after sandboxing.
@@ -31,12 +32,13 @@ struct Options {
 }
 
 const USAGE: &str = "usage: agent-front --channel-fd N --channel listener|port|serial --link-fd N \
-[--verbose] [--seccomp kill|log] [--probe-forbidden-syscall]\n(agent-front is started by agent-helper)";
+--file-data-fd N [--verbose] [--seccomp kill|log] [--probe-forbidden-syscall]\n(agent-front is started by agent-helper)";
 
 fn parse_options() -> Result<Options, String> {
     let mut channel_fd = None;
     let mut channel_kind = None;
     let mut link_fd = None;
+    let mut file_data_fd = None;
     let mut verbose = false;
     let mut enforcement = Enforcement::Kill;
     let mut probe_forbidden_syscall = false;
@@ -46,6 +48,7 @@ fn parse_options() -> Result<Options, String> {
         match arg.as_str() {
             "--channel-fd" => channel_fd = Some(parse_fd(&value()?)?),
             "--link-fd" => link_fd = Some(parse_fd(&value()?)?),
+            "--file-data-fd" => file_data_fd = Some(parse_fd(&value()?)?),
             "--channel" => {
                 channel_kind = Some(match value()?.as_str() {
                     "listener" => ChannelKind::Listener,
@@ -70,6 +73,7 @@ fn parse_options() -> Result<Options, String> {
         channel_fd: channel_fd.ok_or("--channel-fd is required")?,
         channel_kind: channel_kind.ok_or("--channel is required")?,
         link_fd: link_fd.ok_or("--link-fd is required")?,
+        file_data_fd: file_data_fd.ok_or("--file-data-fd is required")?,
         verbose,
         enforcement,
         probe_forbidden_syscall,
@@ -130,7 +134,9 @@ fn run(options: Options) -> Result<Stopped, String> {
     let channel = inherited(options.channel_fd)?;
     let link_fd = inherited(options.link_fd)?;
     fdio::set_nonblocking(&channel).map_err(|e| e.to_string())?;
+    let file_data = inherited(options.file_data_fd)?;
     fdio::set_nonblocking(&link_fd).map_err(|e| e.to_string())?;
+    fdio::set_nonblocking(&file_data).map_err(|e| e.to_string())?;
     heap::keep_between_requests();
     // Everything that needs a syscall outside the filter happens above or
     // inside the runtime constructor; nothing after this line may.
@@ -144,7 +150,7 @@ fn run(options: Options) -> Result<Stopped, String> {
         sandbox::probe_forbidden_syscall();
     }
     runtime.block_on(async move {
-        let mut link = link::HelperLink::connect(link_fd)
+        let mut link = link::HelperLink::connect(link_fd, file_data)
             .await
             .map_err(|e| format!("helper link: {e}"))?;
         tracing::info!(channel = ?options.channel_kind, "front ready");

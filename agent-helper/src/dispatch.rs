@@ -13,6 +13,7 @@ use protocol::limits::{MAX_MEMORY_BLOCKS_PER_REQUEST, MAX_VCPUS_PER_REQUEST};
 use protocol::power::ShutdownMode;
 use protocol::qga::GuestFsfreezeStatus;
 use protocol::QgaError;
+use std::os::fd::BorrowedFd;
 use std::path::Path;
 
 pub struct Context {
@@ -32,6 +33,7 @@ pub fn handle(
     request: HelperRequest,
     id: Option<&str>,
     ctx: &mut Context,
+    file_data: BorrowedFd,
 ) -> Result<HelperReply, QgaError> {
     let name = request.command_name();
     let spec = commands::lookup(name).ok_or_else(|| QgaError::command_not_found(name))?;
@@ -115,8 +117,8 @@ pub fn handle(
         HelperRequest::FileClose { handle } => ctx.files.close(handle).map(|()| HelperReply::Done),
         HelperRequest::FileRead { handle, count } => ctx
             .files
-            .read(handle, count)
-            .map(|(data, eof)| HelperReply::FileData { data, eof }),
+            .read_into_pipe(handle, count, file_data)
+            .map(|(count, eof)| HelperReply::FileDataPiped { count, eof }),
         HelperRequest::FileWrite { handle, data } => {
             ctx.files.write(handle, &data).map(HelperReply::FileWritten)
         }

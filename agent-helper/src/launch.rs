@@ -1,6 +1,7 @@
 //! Starting a front: a fresh image (fork + exec of agent-front from an fd the
 //! helper opened at start), with the host channel at fd 3 and its end of a
-//! new internal socketpair at fd 4, after dropping every privilege.
+//! new internal socketpair at fd 4 and the read end of a new file-data pipe
+//! at fd 5, after dropping every privilege.
 
 use crate::cli::SeccompMode;
 use crate::sandbox;
@@ -8,14 +9,15 @@ use caps::CapSet;
 use nix::sys::socket::{self, sockopt, AddressFamily, SockFlag, SockType};
 use nix::sys::time::{TimeVal, TimeValLike};
 use nix::unistd::{ForkResult, Gid, Pid, Uid};
-use protocol::limits::{LINK_SEND_TIMEOUT_MS, LINK_SOCKET_BUFFER_BYTES};
+use protocol::limits::{FILE_DATA_PIPE_BYTES, LINK_SEND_TIMEOUT_MS, LINK_SOCKET_BUFFER_BYTES};
 use std::ffi::CString;
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
 /// fd numbers the front is told about on its command line.
 const FRONT_CHANNEL_FD: RawFd = 3;
 const FRONT_LINK_FD: RawFd = 4;
+const FRONT_FILE_DATA_FD: RawFd = 5;
 
 /// Everything needed to start a front, prepared once at start-up.
 pub struct FrontLauncher {
@@ -36,6 +38,10 @@ pub struct FrontLauncher {
 pub struct RunningFront {
     pub pid: Pid,
     pub link: OwnedFd,
+    /// Write end of the file-data pipe (non-blocking): guest-file-read data
+    /// goes to the front this way, spliced from the file without a copy in
+    /// the helper, while the link carries only the count.
+    pub file_data: OwnedFd,
 }
 
 impl FrontLauncher {
@@ -52,6 +58,7 @@ impl FrontLauncher {
         }
         let timeout = TimeVal::milliseconds(LINK_SEND_TIMEOUT_MS as i64);
         socket::setsockopt(&helper_end, sockopt::SendTimeout, &timeout)?;
+        let (file_data_front, file_data_helper) = file_data_pipe()?;
         // Everything the child needs is built before fork.
         let mut argv = vec![
             "agent-front".to_string(),
@@ -61,6 +68,8 @@ impl FrontLauncher {
             self.channel_kind.into(),
             "--link-fd".into(),
             FRONT_LINK_FD.to_string(),
+            "--file-data-fd".into(),
+            FRONT_FILE_DATA_FD.to_string(),
             "--seccomp".into(),
             match self.seccomp {
                 SeccompMode::Kill => "kill".into(),
@@ -82,9 +91,16 @@ impl FrontLauncher {
             ForkResult::Parent { child } => Ok(RunningFront {
                 pid: child,
                 link: helper_end,
+                file_data: file_data_helper,
             }),
             ForkResult::Child => {
-                let err = self.become_front(channel, &front_end, log, &argv, &envp, &filter);
+                let fds = FrontFds {
+                    channel,
+                    link: front_end.as_fd(),
+                    file_data: file_data_front.as_fd(),
+                    log,
+                };
+                let err = self.become_front(fds, &argv, &envp, &filter);
                 let message = format!("agent-helper: cannot start agent-front: {err}\n");
                 // SAFETY: writing a buffer to stderr and exiting without
                 // running the parent's destructors.
@@ -99,18 +115,17 @@ impl FrontLauncher {
     /// Runs in the child: returns only on failure.
     fn become_front(
         &self,
-        channel: BorrowedFd,
-        link: &OwnedFd,
-        log: Option<BorrowedFd>,
+        fds: FrontFds,
         argv: &[CString],
         envp: &[CString],
         filter: &seccompiler::BpfProgram,
     ) -> io::Error {
         let step = || -> io::Result<()> {
             // Move the fds out of the way of 0-4 first, then into place.
-            let channel = dup_above(channel.as_raw_fd())?;
-            let link = dup_above(link.as_raw_fd())?;
-            let log = log.map(|l| dup_above(l.as_raw_fd())).transpose()?;
+            let channel = dup_above(fds.channel.as_raw_fd())?;
+            let link = dup_above(fds.link.as_raw_fd())?;
+            let file_data = dup_above(fds.file_data.as_raw_fd())?;
+            let log = fds.log.map(|l| dup_above(l.as_raw_fd())).transpose()?;
             dup_onto(self.dev_null.as_raw_fd(), 0)?;
             dup_onto(self.dev_null.as_raw_fd(), 1)?;
             if let Some(log) = log {
@@ -118,9 +133,10 @@ impl FrontLauncher {
             }
             dup_onto(channel, FRONT_CHANNEL_FD)?;
             dup_onto(link, FRONT_LINK_FD)?;
+            dup_onto(file_data, FRONT_FILE_DATA_FD)?;
             // Every other fd is closed by the exec (the executable's fd must
             // stay open until then).
-            mark_cloexec_from(FRONT_LINK_FD + 1)?;
+            mark_cloexec_from(FRONT_FILE_DATA_FD + 1)?;
             // Signals blocked for the helper's signalfd must not stay
             // blocked in the front.
             nix::sys::signal::sigprocmask(
@@ -158,6 +174,34 @@ impl FrontLauncher {
             Err(e) => e,
         }
     }
+}
+
+/// The fds a new front gets, before they are moved to their numbers.
+struct FrontFds<'a> {
+    channel: BorrowedFd<'a>,
+    link: BorrowedFd<'a>,
+    file_data: BorrowedFd<'a>,
+    log: Option<BorrowedFd<'a>>,
+}
+
+/// (read end for the front, write end for the helper), both non-blocking
+/// and close-on-exec, sized so that a splice of one chunk into the emptied
+/// pipe never comes up short for want of room.
+fn file_data_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    let (read_end, write_end) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC | nix::fcntl::OFlag::O_NONBLOCK)?;
+    // SAFETY: fcntl on an open fd with an integer argument.
+    let size = unsafe {
+        libc::fcntl(
+            write_end.as_raw_fd(),
+            libc::F_SETPIPE_SZ,
+            FILE_DATA_PIPE_BYTES as libc::c_int,
+        )
+    };
+    if size < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok((read_end, write_end))
 }
 
 /// Clears every capability set and becomes the front's user. The bounding

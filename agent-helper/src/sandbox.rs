@@ -296,12 +296,12 @@ const HELPER_SYSCALLS: &[Row] = &[
     (
         libc::SYS_dup2,
         When::Always,
-        "place the channel and link fds at 3 and 4",
+        "place the channel, link and file-data fds at 3, 4 and 5",
     ),
     (
         libc::SYS_dup3,
         When::Always,
-        "place the channel and link fds at 3 and 4",
+        "place the channel, link and file-data fds at 3, 4 and 5",
     ),
     (
         libc::SYS_close_range,
@@ -357,7 +357,12 @@ const HELPER_SYSCALLS: &[Row] = &[
     (
         libc::SYS_pipe2,
         When::Always,
-        "stdin and output pipes of a program the helper runs",
+        "stdin and output pipes of a program the helper runs; each front's file-data pipe",
+    ),
+    (
+        libc::SYS_splice,
+        When::Always,
+        "guest-file-read data from the file into the front's file-data pipe",
     ),
     (
         libc::SYS_clock_nanosleep,

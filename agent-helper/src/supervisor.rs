@@ -408,7 +408,13 @@ impl Supervisor {
             }
         };
         let was_frozen = self.ctx.frozen;
-        let result = dispatch::handle(message.request, message.id.as_deref(), &mut self.ctx);
+        let file_data = front.running.file_data.as_fd();
+        let result = dispatch::handle(
+            message.request,
+            message.id.as_deref(),
+            &mut self.ctx,
+            file_data,
+        );
         // The new frozen state goes first, so the front gates (and answers
         // guest-info for) the very next request with it.
         if self.ctx.frozen != was_frozen {

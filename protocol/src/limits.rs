@@ -30,9 +30,16 @@ pub const LINK_SEND_TIMEOUT_MS: u64 = 2_000;
 /// Largest `count` accepted by `guest-file-read` (qemu-ga: 48 MiB).
 pub const MAX_FILE_READ_BYTES: i64 = 48 << 20;
 
-/// Largest slice of file data carried in one internal message. The front
-/// splits bigger reads and writes into slices of this size.
+/// Largest slice of file data in one internal request: a guest-file-write
+/// message, or what one guest-file-read request puts in the file-data pipe.
+/// The front splits bigger reads and writes into slices of this size.
 pub const FILE_CHUNK_BYTES: usize = 128 << 10;
+
+/// Capacity of the file-data pipe (helper to front). A pipe holds a number
+/// of pages, not bytes, and a chunk spliced from an unaligned position
+/// spans one page more than its size: two chunks' worth means the helper's
+/// non-blocking splice of a chunk always fits the emptied pipe.
+pub const FILE_DATA_PIPE_BYTES: usize = 2 * FILE_CHUNK_BYTES;
 
 /// Most guest-file handles open at once (qemu-ga has no bound).
 pub const MAX_OPEN_FILE_HANDLES: usize = 128;

@@ -14,6 +14,19 @@ pub fn encode(data: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(data)
 }
 
+/// Appends the encoding of `data` to `out`, as `encode` writes it, without
+/// an intermediate string: a file read's payload goes straight into the
+/// reply being printed.
+pub fn encode_into(data: &[u8], out: &mut Vec<u8>) {
+    let start = out.len();
+    let len = base64::encoded_len(data.len(), true).unwrap_or(0);
+    out.resize(start + len, 0);
+    let written = base64::engine::general_purpose::STANDARD
+        .encode_slice(data, &mut out[start..])
+        .unwrap_or(0);
+    out.truncate(start + written);
+}
+
 fn digit(c: u8) -> Option<u32> {
     match c {
         b'A'..=b'Z' => Some(u32::from(c - b'A')),
@@ -67,7 +80,18 @@ pub fn decode(input: &str) -> Result<Vec<u8>, QgaError> {
 
 #[cfg(test)]
 mod tests {
-    use super::decode;
+    use super::{decode, encode, encode_into};
+
+    #[test]
+    fn encode_into_appends_what_encode_returns() {
+        let data: Vec<u8> = (0..=255u8).collect();
+        for len in [0, 1, 2, 3, 4, 5, 255, 256] {
+            let mut out = b"head:".to_vec();
+            encode_into(&data[..len], &mut out);
+            let want = [b"head:".as_slice(), encode(&data[..len]).as_bytes()].concat();
+            assert_eq!(out, want, "{len} bytes");
+        }
+    }
 
     #[test]
     fn results_match_qemu_ga() {

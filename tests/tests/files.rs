@@ -236,6 +236,35 @@ fn seek_and_eof_follow_qemu_ga() {
     close(&mut host, d);
 }
 
+/// The helper splices file data into the front's pipe where the kernel can
+/// and copies it where it cannot: files of every kind read alike.
+#[test]
+fn fifos_devices_and_proc_files_read_like_regular_files() {
+    let agent = Agent::start(POLICY);
+    let mut host = agent.connect();
+    let work = TempDir::new("file-kinds");
+
+    let fifo = work.0.join("fifo");
+    let c_path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo with a valid C string.
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+    // Open for reading first (non-blocking, as guest-file-open does), then
+    // write and close the writer: the reader sees the bytes, then the end.
+    let h = open(&mut host, &fifo, "r");
+    std::fs::write(&fifo, b"through a fifo").unwrap();
+    assert_eq!(read(&mut host, h, 100), (b"through a fifo".to_vec(), true));
+    close(&mut host, h);
+
+    let zero = open(&mut host, Path::new("/dev/zero"), "r");
+    assert_eq!(read(&mut host, zero, 1000), (vec![0u8; 1000], false));
+    close(&mut host, zero);
+
+    let version = open(&mut host, Path::new("/proc/version"), "r");
+    let want = std::fs::read("/proc/version").unwrap();
+    assert_eq!(read(&mut host, version, 4096), (want, true));
+    close(&mut host, version);
+}
+
 #[test]
 fn append_mode_writes_at_the_end_whatever_the_position() {
     let agent = Agent::start(POLICY);

@@ -348,7 +348,7 @@ fn a_forged_request_id_cannot_flood_or_forge_the_audit_log() {
 
 #[test]
 fn helper_bounds_file_requests_itself() {
-    use protocol::limits::FILE_CHUNK_BYTES;
+    use protocol::limits::{FILE_CHUNK_BYTES, FILE_DATA_PIPE_BYTES};
     let agent =
         start_with_policy("[allow]\ncommands = [\"guest-fsfreeze-status\", \"guest-file-*\"]\n");
     let (mut relay, _) = Relay::connect(&agent);
@@ -395,18 +395,30 @@ fn helper_bounds_file_requests_itself() {
         handle,
         count: FILE_CHUNK_BYTES as i64,
     };
-    match result(relay.call(6, full)) {
-        Ok(HelperReply::FileData { data, eof }) => {
-            assert_eq!(data.len(), FILE_CHUNK_BYTES);
-            assert!(!eof);
+    // This front leaves the data in its file-data pipe: once the pipe is
+    // full, a read finds no room and fails at once instead of holding the
+    // helper.
+    let fit = FILE_DATA_PIPE_BYTES / FILE_CHUNK_BYTES;
+    for seq in 6..6 + fit as u32 {
+        match result(relay.call(seq, full.clone())) {
+            Ok(HelperReply::FileDataPiped { count, eof }) => {
+                assert_eq!(count as usize, FILE_CHUNK_BYTES);
+                assert!(!eof);
+            }
+            other => panic!("{other:?}"),
         }
-        other => panic!("{other:?}"),
     }
+    let reply = result(relay.call(6 + fit as u32, full));
+    assert!(
+        desc(reply).ends_with("Resource temporarily unavailable"),
+        "{}",
+        relay.log_text()
+    );
     assert!(
         std::fs::read(&path).unwrap().iter().all(|&b| b == 7),
         "nothing written"
     );
-    assert_status_works(&mut relay, 7);
+    assert_status_works(&mut relay, 7 + fit as u32);
 }
 
 /// A compromised front asks the helper directly for files the policy keeps

@@ -7,7 +7,7 @@
 //! argument the front finds invalid is reported only after the helper has
 //! confirmed the handle (with a request that changes nothing).
 
-use super::{call, decode, unexpected, Arguments, CommandResult};
+use super::{call, decode, unexpected, Arguments, CommandResult, Output};
 use crate::link::{CallError, HelperLink};
 use protocol::file_mode::OpenMode;
 use protocol::internal::{HelperReply, HelperRequest};
@@ -15,7 +15,8 @@ use protocol::limits::{FILE_CHUNK_BYTES, MAX_FILE_READ_BYTES, MAX_PATH_BYTES};
 use protocol::qbase64;
 use protocol::qga::{FileHandleArgs, FileOpenArgs, FileReadArgs, FileSeekArgs, FileWriteArgs};
 use protocol::QgaError;
-use serde_json::{json, Value};
+use serde_json::json;
+use std::io;
 
 /// qemu-ga's default `count` for guest-file-read.
 const DEFAULT_READ_COUNT: i64 = 4096;
@@ -53,8 +54,9 @@ pub async fn flush(arguments: Arguments<'_>, link: &mut HelperLink) -> CommandRe
 }
 
 /// Reads like fread(3): until `count` bytes or the end of the file, in
-/// helper reads of at most one chunk, then encodes the whole once.
-pub async fn read(arguments: Arguments<'_>, link: &mut HelperLink) -> CommandResult {
+/// helper reads of at most one chunk, each taken from the file-data pipe;
+/// the reply then prints the whole as base64 at once.
+pub async fn read(arguments: Arguments<'_>, link: &mut HelperLink) -> Result<Output, CallError> {
     let a: FileReadArgs = decode(arguments)?;
     let handle = a.handle;
     let count = a.count.unwrap_or(DEFAULT_READ_COUNT);
@@ -74,34 +76,35 @@ pub async fn read(arguments: Arguments<'_>, link: &mut HelperLink) -> CommandRes
             count: chunk as i64,
         };
         let (part, part_eof) = match call(link, request).await {
-            Ok(HelperReply::FileData { data, eof }) => (data, eof),
+            Ok(HelperReply::FileDataPiped { count, eof }) if count as usize <= chunk => {
+                (count as usize, eof)
+            }
+            // More than was asked for would leave the pipe out of step with
+            // the replies: only a fresh front (and pipe) recovers from that.
+            Ok(HelperReply::FileDataPiped { count, .. }) => {
+                return Err(CallError::Link(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("helper announced {count} bytes of file data for {chunk} asked"),
+                )))
+            }
             Ok(other) => return Err(unexpected(other)),
             // Bytes already read are consumed from the file: return them;
             // the error recurs on the next read.
             Err(CallError::Request(_)) if !data.is_empty() => break,
             Err(e) => return Err(e),
         };
-        let short = part.len() < chunk;
-        if data.is_empty() {
-            data = part;
-            if !short && wanted > data.len() {
-                // A full first chunk: the rest is likely coming too.
-                data.reserve_exact(wanted - data.len());
-            }
-        } else {
-            data.extend_from_slice(&part);
+        if data.is_empty() && part == chunk && wanted > chunk {
+            // A full first chunk: the rest is likely coming too.
+            data.reserve_exact(wanted);
         }
+        link.take_file_data(part, &mut data)
+            .map_err(CallError::Link)?;
         eof = part_eof;
-        if eof || short || data.len() >= wanted {
+        if eof || part < chunk || data.len() >= wanted {
             break;
         }
     }
-    let encoded = qbase64::encode(&data);
-    let mut result = serde_json::Map::new();
-    result.insert("count".into(), json!(data.len()));
-    result.insert("buf-b64".into(), Value::String(encoded));
-    result.insert("eof".into(), json!(eof));
-    Ok(Some(Value::Object(result)))
+    Ok(Output::FileRead { data, eof })
 }
 
 /// Decodes the data, then writes it in chunks. A short write or a failure

@@ -29,9 +29,29 @@ use serde_json::{Map, Value};
 /// The command's result (`None` for commands that send nothing on success).
 pub type CommandResult = Result<Option<Value>, CallError>;
 
+/// What a command gives the host on success.
+pub enum Output {
+    /// A JSON result, or none (no reply at all, as after guest-shutdown).
+    Json(Option<Value>),
+    /// guest-file-read's bytes, printed as base64 straight into the reply
+    /// (`json::writer::write_file_read_result`).
+    FileRead { data: Vec<u8>, eof: bool },
+}
+
 pub type Arguments<'a> = Option<&'a Map<String, Value>>;
 
-pub async fn run(name: &str, arguments: Arguments<'_>, link: &mut HelperLink) -> CommandResult {
+pub async fn run(
+    name: &str,
+    arguments: Arguments<'_>,
+    link: &mut HelperLink,
+) -> Result<Output, CallError> {
+    if name == "guest-file-read" {
+        return files::read(arguments, link).await;
+    }
+    run_json(name, arguments, link).await.map(Output::Json)
+}
+
+async fn run_json(name: &str, arguments: Arguments<'_>, link: &mut HelperLink) -> CommandResult {
     match name {
         "guest-sync" | "guest-sync-delimited" => protocol_cmds::sync(arguments),
         "guest-ping" => protocol_cmds::ping(arguments),
@@ -52,7 +72,6 @@ pub async fn run(name: &str, arguments: Arguments<'_>, link: &mut HelperLink) ->
         "guest-set-time" => time::set_time(arguments, link).await,
         "guest-file-open" => files::open(arguments, link).await,
         "guest-file-close" => files::close(arguments, link).await,
-        "guest-file-read" => files::read(arguments, link).await,
         "guest-file-write" => files::write(arguments, link).await,
         "guest-file-seek" => files::seek(arguments, link).await,
         "guest-file-flush" => files::flush(arguments, link).await,

@@ -18,13 +18,42 @@ fn tdb_hash(key: &str) -> u32 {
 /// Member names in QDict iteration order: by bucket, and within a bucket the
 /// member inserted last comes first.
 pub fn qdict_order(map: &Map<String, Value>) -> Vec<(&String, &Value)> {
-    let mut members: Vec<(usize, &String, &Value)> = map
-        .iter()
-        .enumerate()
-        .map(|(i, (k, v))| (i, k, v))
-        .collect();
-    members.sort_by_key(|&(i, k, _)| (tdb_hash(k) % QDICT_BUCKETS, std::cmp::Reverse(i)));
-    members.into_iter().map(|(_, k, v)| (k, v)).collect()
+    let members: Vec<(&String, &Value)> = map.iter().collect();
+    let keys: Vec<&str> = members.iter().map(|(k, _)| k.as_str()).collect();
+    qdict_positions(&keys)
+        .into_iter()
+        .map(|i| members[i])
+        .collect()
+}
+
+/// Positions of `keys` (given in insertion order) in QDict iteration order.
+fn qdict_positions(keys: &[&str]) -> Vec<usize> {
+    let mut positions: Vec<usize> = (0..keys.len()).collect();
+    positions.sort_by_key(|&i| (tdb_hash(keys[i]) % QDICT_BUCKETS, std::cmp::Reverse(i)));
+    positions
+}
+
+/// One member of an object printed by `write_members`: its name and what
+/// prints its value.
+pub type Member<'a> = (&'a str, &'a dyn Fn(&mut Vec<u8>));
+
+/// Prints an object whose members (in insertion order) print their own
+/// values, in QDict order as `write_value` does: for a reply whose value
+/// is not a `Value`, such as a file read's payload encoded straight into
+/// the output.
+pub fn write_members(members: &[Member], out: &mut Vec<u8>) {
+    let keys: Vec<&str> = members.iter().map(|(k, _)| *k).collect();
+    out.push(b'{');
+    for (n, i) in qdict_positions(&keys).into_iter().enumerate() {
+        if n > 0 {
+            out.extend_from_slice(b", ");
+        }
+        let (key, write) = members[i];
+        write_string(key, out);
+        out.extend_from_slice(b": ");
+        write(out);
+    }
+    out.push(b'}');
 }
 
 pub fn write_value(value: &Value, out: &mut Vec<u8>) {
@@ -112,6 +141,26 @@ fn plain_run(bytes: &[u8]) -> usize {
             .iter()
             .position(|&b| needs_escape(b))
             .unwrap_or(bytes.len() - clean)
+}
+
+/// Prints guest-file-read's return: count, buf-b64 and eof, inserted in
+/// qemu-ga's order, with the data encoded straight into `out` (the one
+/// result printed without a `Value`: its payload is the front's bulk).
+pub fn write_file_read_result(data: &[u8], eof: bool, out: &mut Vec<u8>) {
+    write_members(
+        &[
+            ("count", &|o| {
+                o.extend_from_slice(data.len().to_string().as_bytes())
+            }),
+            ("buf-b64", &|o| {
+                o.push(b'"');
+                protocol::qbase64::encode_into(data, o);
+                o.push(b'"');
+            }),
+            ("eof", &|o| write_value(&Value::Bool(eof), o)),
+        ],
+        out,
+    );
 }
 
 /// Bytes `write_value` will print, about: enough to size the output once.
@@ -305,6 +354,24 @@ mod tests {
             let mut out = Vec::new();
             write_double(f, &mut out);
             assert_eq!(String::from_utf8(out).unwrap(), c_format(f), "{f:e}");
+        }
+    }
+
+    #[test]
+    fn a_read_result_prints_as_the_same_result_built_as_a_value() {
+        for (data, eof) in [(&b""[..], true), (b"a", false), (&[0xFFu8; 1000][..], true)] {
+            let mut direct = Vec::new();
+            write_file_read_result(data, eof, &mut direct);
+            let mut map = serde_json::Map::new();
+            map.insert("count".into(), json!(data.len()));
+            map.insert("buf-b64".into(), json!(protocol::qbase64::encode(data)));
+            map.insert("eof".into(), json!(eof));
+            let mut as_value = Vec::new();
+            write_value(&Value::Object(map), &mut as_value);
+            assert_eq!(
+                String::from_utf8(direct).unwrap(),
+                String::from_utf8(as_value).unwrap()
+            );
         }
     }
 }

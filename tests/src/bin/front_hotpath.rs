@@ -20,7 +20,7 @@ mod args;
 
 use protocol::qbase64;
 use protocol::qga::FileWriteArgs;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 const PAYLOAD: usize = 1 << 20;
 
@@ -51,11 +51,13 @@ fn main() {
         checksum = checksum.wrapping_add(decoded.len());
 
         // Front to host: encode and print a read reply.
-        let reply = json!({
-            "return": {"count": data.len(), "buf-b64": qbase64::encode(&data), "eof": false}
-        });
         let mut out = Vec::new();
-        json::writer::write_value(&reply, &mut out);
+        json::writer::write_members(
+            &[("return", &|o| {
+                json::writer::write_file_read_result(&data, false, o)
+            })],
+            &mut out,
+        );
         checksum = checksum.wrapping_add(out.len());
     }
     println!("{rounds} rounds, checksum {checksum}");

@@ -497,6 +497,53 @@ pub(super) fn hang_up_with_reply_pending(vm: &mut Vm) -> Result<Outcome> {
     )))
 }
 
+/// A file written and read back through the agent in the guest, in calls
+/// that cross the helper's chunks at unaligned positions: the data reaches
+/// the front through its file-data pipe under the shipped AppArmor profile.
+pub(super) fn file_round_trip(vm: &mut Vm) -> Result<Outcome> {
+    use base64::engine::general_purpose::STANDARD as B64;
+    use base64::Engine;
+    const PATH: &str = "/tmp/round-trip";
+    let data: Vec<u8> = (0..300_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
+    let handle = vm.libvirt_return(json!({"execute": "guest-file-open",
+        "arguments": {"path": PATH, "mode": "w+"}}))?;
+    let written = vm.libvirt_return(json!({"execute": "guest-file-write",
+        "arguments": {"handle": handle, "buf-b64": B64.encode(&data)}}))?;
+    if written["count"] != json!(data.len()) {
+        return fail(format!("guest-file-write returned {written}"));
+    }
+    vm.libvirt_return(json!({"execute": "guest-file-seek",
+        "arguments": {"handle": handle, "offset": 0, "whence": "set"}}))?;
+    let mut back = Vec::new();
+    let mut eof = false;
+    for count in [1000, 1 << 20] {
+        let reply = vm.libvirt_return(json!({"execute": "guest-file-read",
+            "arguments": {"handle": handle, "count": count}}))?;
+        let part = B64
+            .decode(reply["buf-b64"].as_str().unwrap_or_default())
+            .map_err(|e| format!("guest-file-read: {e}: {reply}"))?;
+        back.extend_from_slice(&part);
+        eof = reply["eof"] == json!(true);
+    }
+    vm.libvirt_return(json!({"execute": "guest-file-close", "arguments": {"handle": handle}}))?;
+    let on_disk = vm.sh(&format!("wc -c < {PATH}; rm -f {PATH}"))?;
+    if on_disk.trim() != data.len().to_string() {
+        return fail(format!("the guest's file has {} bytes", on_disk.trim()));
+    }
+    if back != data || !eof {
+        return fail(format!(
+            "read back {} of {} bytes (eof {eof}), first difference at {:?}",
+            back.len(),
+            data.len(),
+            back.iter().zip(&data).position(|(a, b)| a != b)
+        ));
+    }
+    Ok(Outcome::Pass(format!(
+        "{} bytes written and read back in calls of 1000 bytes and 1 MiB",
+        data.len()
+    )))
+}
+
 /// Every query a host may send, answered in the guest under the shipped
 /// AppArmor profiles and seccomp filters (the later "no AppArmor denials"
 /// check then covers what each one read): each must return, not fail.

@@ -107,6 +107,17 @@ const CHECKS: &[Check] = &[
         run: system::passwords,
     },
     Check {
+        name: "file written and read back",
+        needs: &[
+            "guest-file-open",
+            "guest-file-write",
+            "guest-file-seek",
+            "guest-file-read",
+            "guest-file-close",
+        ],
+        run: agent::file_round_trip,
+    },
+    Check {
         name: "host hangs up with a reply pending",
         needs: &["guest-file-open", "guest-file-read", "guest-file-close"],
         run: agent::hang_up_with_reply_pending,
