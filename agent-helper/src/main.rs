@@ -195,12 +195,18 @@ fn run(mut options: RunOptions) -> Result<(), String> {
     } else {
         supervisor.schedule_reopen();
     }
-    // The front starts first: compiling the filters overlaps its exec.
+    // The front starts first, and gets the CPU first: the rest of the
+    // helper's start-up (compiling and installing filters, the statedir
+    // record) is not on the way to the host's first answer. On one CPU,
+    // the parent of a fork would otherwise run on and keep the new front
+    // waiting.
+    std::thread::yield_now();
     // Before anything can run a program: the filters its children apply.
     child_filters::prepare(options.seccomp, changes_a_password_root)
         .map_err(|e| format!("seccomp: {e}"))?;
     sandbox::install_helper_filter(options.seccomp, changes_a_password_root)
         .map_err(|e| format!("seccomp: {e}"))?;
+    supervisor.files().record_counter();
     tracing::info!(
         method = ?options.method,
         path = %options.path.display(),

@@ -89,6 +89,11 @@ impl Supervisor {
         self.channel.is_some()
     }
 
+    /// The guest-file handles.
+    pub fn files(&self) -> &crate::ops::files::FileTable {
+        &self.ctx.files
+    }
+
     /// Tries the channel path again after qemu-ga's retry interval.
     pub fn schedule_reopen(&mut self) {
         self.reopen_at = Some(Instant::now() + Duration::from_millis(CHANNEL_RETRY_INTERVAL_MS));

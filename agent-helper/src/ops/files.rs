@@ -48,20 +48,26 @@ pub struct FileTable {
 }
 
 impl FileTable {
-    /// Picks up the handle counter from the statedir and records it there,
-    /// as qemu-ga does at start (unless the record already says so: a
-    /// synced rewrite costs start-up time for nothing).
+    /// Picks up the handle counter from the statedir.
     pub fn new(state: StateDir) -> FileTable {
         let next_handle = state.load_fd_counter();
-        if state.recorded_fd_counter() != Some(next_handle) {
-            if let Err(e) = state.store_fd_counter(next_handle) {
-                tracing::warn!(error = %e, "cannot record the file handle counter");
-            }
-        }
         FileTable {
             handles: BTreeMap::new(),
             next_handle,
             state,
+        }
+    }
+
+    /// Records the handle counter in the statedir, as qemu-ga does at start
+    /// (unless the record already says so: a synced rewrite costs time for
+    /// nothing). The helper does it once the front is running, off the
+    /// path to the first answer: `open` records the counter again before it
+    /// hands out a handle, so nothing depends on this write.
+    pub fn record_counter(&self) {
+        if self.state.recorded_fd_counter() != Some(self.next_handle) {
+            if let Err(e) = self.state.store_fd_counter(self.next_handle) {
+                tracing::warn!(error = %e, "cannot record the file handle counter");
+            }
         }
     }
 
