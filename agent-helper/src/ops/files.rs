@@ -20,8 +20,6 @@ use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{self, Read, Write};
-#[cfg(test)]
-use std::os::fd::AsFd;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
@@ -445,8 +443,8 @@ fn splice_into(file: &File, pipe: BorrowedFd, max: usize) -> io::Result<usize> {
 }
 
 /// One read of at most `max` bytes (and at most `COPY_STEP_BYTES`) from a
-/// file that cannot be spliced, written whole into the pipe; 0 at the end
-/// of the file.
+/// file that cannot be spliced, written into the pipe; says how many bytes
+/// reached the pipe, 0 at the end of the file.
 fn copy_into(mut file: &File, pipe: BorrowedFd, max: usize) -> io::Result<usize> {
     let mut buf = vec![0u8; max.min(COPY_STEP_BYTES)];
     let n = file.read(&mut buf)?;
@@ -455,10 +453,13 @@ fn copy_into(mut file: &File, pipe: BorrowedFd, max: usize) -> io::Result<usize>
         match nix::unistd::write(pipe, &buf[written..n]) {
             Ok(w) => written += w,
             Err(nix::errno::Errno::EINTR) => {}
+            // Only a front that left earlier data in the pipe fills it: what
+            // did not fit is lost, and the count stays true to the pipe.
+            Err(_) if written > 0 => break,
             Err(e) => return Err(e.into()),
         }
     }
-    Ok(n)
+    Ok(written)
 }
 
 fn reason(e: &io::Error) -> String {
@@ -471,6 +472,7 @@ fn reason(e: &io::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::fd::AsFd;
 
     /// The path for files the kernel cannot splice (none is at hand in a
     /// test: a directory only fails), tried on a regular file.
@@ -498,6 +500,38 @@ mod tests {
         let mut got = Vec::new();
         File::from(read_end).read_to_end(&mut got).unwrap();
         assert_eq!(got, data);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A pipe the front left nearly full takes part of a step: the count
+    /// says exactly what went in, so it never disagrees with the pipe.
+    #[test]
+    fn copy_into_a_nearly_full_pipe_counts_what_went_in() {
+        let dir = std::env::temp_dir().join(format!("copy-full-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("data");
+        std::fs::write(&path, vec![7u8; 10_000]).unwrap();
+        let file = File::open(&path).unwrap();
+        let (read_end, write_end) = nix::unistd::pipe2(nix::fcntl::OFlag::O_NONBLOCK).unwrap();
+        // SAFETY: fcntl on an open fd with an integer argument.
+        assert_eq!(
+            unsafe { libc::fcntl(write_end.as_raw_fd(), libc::F_SETPIPE_SZ, 65536) },
+            65536
+        );
+        // 15 of the pipe's 16 pages taken by data the front did not read.
+        assert_eq!(
+            nix::unistd::write(&write_end, &[0u8; 15 * 4096]).unwrap(),
+            15 * 4096
+        );
+        let moved = copy_into(&file, write_end.as_fd(), 10_000).unwrap();
+        assert_eq!(moved, 4096);
+        let mut queued: libc::c_int = 0;
+        // SAFETY: FIONREAD writes one int.
+        assert_eq!(
+            unsafe { libc::ioctl(read_end.as_raw_fd(), libc::FIONREAD, &mut queued) },
+            0
+        );
+        assert_eq!(queued as usize, 15 * 4096 + moved);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
