@@ -34,7 +34,7 @@ pub const FRONT_SYSCALLS: &[Row] = &[
     (
         libc::SYS_read,
         When::Always,
-        "read host requests from the channel",
+        "read host requests from the channel and file data from the file-data pipe",
     ),
     (
         libc::SYS_write,
