@@ -48,7 +48,7 @@ pub const KEPT_CAPABILITIES: &[(Capability, &str)] = &[
     ),
     (
         Capability::CAP_SYS_RESOURCE,
-        "hwclock and memory onlining on some kernels",
+        "hwclock and memory onlining on some kernels; the file-data pipe's size above the system's pipe limits",
     ),
 ];
 
