@@ -309,6 +309,16 @@ pub fn status_field(pid: u32, field: &str) -> String {
         .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
 }
 
+/// The open flags of a process's fd, from /proc/PID/fdinfo (octal there).
+pub fn fd_flags(pid: u32, fd: &str) -> u32 {
+    let info = std::fs::read_to_string(format!("/proc/{pid}/fdinfo/{fd}"))
+        .unwrap_or_else(|e| panic!("/proc/{pid}/fdinfo/{fd}: {e}"));
+    info.lines()
+        .find_map(|l| l.strip_prefix("flags:"))
+        .and_then(|f| u32::from_str_radix(f.trim(), 8).ok())
+        .unwrap_or_else(|| panic!("no flags in /proc/{pid}/fdinfo/{fd}: {info}"))
+}
+
 /// CPU time a process has used (user + system), in clock ticks, from the
 /// text of its /proc/PID/stat; None when the text is not one.
 pub fn cpu_ticks(stat: &str) -> Option<u64> {

@@ -455,17 +455,10 @@ fn helper_fd_flags(helper: u32, path: &Path) -> Vec<u32> {
         .flatten()
     {
         if std::fs::read_link(entry.path()).ok().as_deref() == Some(path) {
-            let info = std::fs::read_to_string(format!(
-                "/proc/{helper}/fdinfo/{}",
-                entry.file_name().to_string_lossy()
-            ))
-            .unwrap();
-            let flags = info
-                .lines()
-                .find_map(|l| l.strip_prefix("flags:"))
-                .map(|f| u32::from_str_radix(f.trim(), 8).unwrap())
-                .unwrap();
-            out.push(flags);
+            out.push(tests::fd_flags(
+                helper,
+                &entry.file_name().to_string_lossy(),
+            ));
         }
     }
     out

@@ -79,16 +79,9 @@ fn front_holds_only_the_fds_it_was_given() {
     assert_eq!(pipes.len(), 1, "{targets:?}");
     let fd5 = std::fs::read_link(format!("/proc/{front}/fd/5")).unwrap();
     assert_eq!(&fd5.to_string_lossy(), pipes[0]);
-    let fdinfo = std::fs::read_to_string(format!("/proc/{front}/fdinfo/5")).unwrap();
-    let flags = fdinfo
-        .lines()
-        .find_map(|l| l.strip_prefix("flags:"))
-        .map(|f| u32::from_str_radix(f.trim(), 8).unwrap())
-        .unwrap();
     assert_eq!(
-        flags & libc::O_ACCMODE as u32,
-        libc::O_RDONLY as u32,
-        "{fdinfo}"
+        tests::fd_flags(front, "5") & libc::O_ACCMODE as u32,
+        libc::O_RDONLY as u32
     );
 }
 
