@@ -158,17 +158,41 @@ fn audit(command: &str, id: Option<&str>, allowed: bool, rule: &str) {
 /// About what a guest-file-read result prints besides its base64.
 const FILE_READ_RESULT_FRAME_BYTES: usize = 64;
 
-/// `{"return": ..., "id": ...}`, the result printed by `result` into an
-/// output sized once for about `result_size` bytes of it.
+/// `{"return": ..., "id": ...}`, the result printed by `result`.
 fn return_reply(
     spec: &CommandSpec,
     result: &dyn Fn(&mut Vec<u8>),
     result_size: usize,
     id: Option<&Value>,
 ) -> Vec<u8> {
+    let delimited = spec.name == "guest-sync-delimited";
+    reply("return", result, result_size, id, delimited)
+}
+
+fn error_reply(error: &QgaError, id: Option<&Value>) -> Vec<u8> {
+    let body = json!({"class": error.class.as_str(), "desc": error.desc});
+    reply(
+        "error",
+        &|out| write_value(&body, out),
+        size_hint(&body),
+        id,
+        false,
+    )
+}
+
+/// `{"<kind>": ..., "id": ...}` and a newline (after qemu-ga's 0xFF
+/// sentinel when `delimited`), the body printed by `body` into an output
+/// sized once for about `body_size` bytes of it.
+fn reply(
+    kind: &str,
+    body: &dyn Fn(&mut Vec<u8>),
+    body_size: usize,
+    id: Option<&Value>,
+    delimited: bool,
+) -> Vec<u8> {
     let id_size = id.map_or(0, size_hint);
-    let mut out = Vec::with_capacity(result_size + id_size + 32);
-    if spec.name == "guest-sync-delimited" {
+    let mut out = Vec::with_capacity(body_size + id_size + 32);
+    if delimited {
         out.push(0xFF);
     }
     let print_id = |out: &mut Vec<u8>| {
@@ -177,30 +201,11 @@ fn return_reply(
         }
     };
     let members: &[Member] = if id.is_some() {
-        &[("return", result), ("id", &print_id)]
+        &[(kind, body), ("id", &print_id)]
     } else {
-        &[("return", result)]
+        &[(kind, body)]
     };
     write_members(members, &mut out);
-    out.push(b'\n');
-    out
-}
-
-fn error_reply(error: &QgaError, id: Option<&Value>) -> Vec<u8> {
-    let mut reply = Map::new();
-    reply.insert(
-        "error".into(),
-        json!({"class": error.class.as_str(), "desc": error.desc}),
-    );
-    if let Some(id) = id {
-        reply.insert("id".into(), id.clone());
-    }
-    finish(&Value::Object(reply), Vec::new())
-}
-
-fn finish(reply: &Value, mut out: Vec<u8>) -> Vec<u8> {
-    out.reserve(size_hint(reply) + 1);
-    write_value(reply, &mut out);
     out.push(b'\n');
     out
 }

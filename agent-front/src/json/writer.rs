@@ -19,17 +19,17 @@ fn tdb_hash(key: &str) -> u32 {
 /// member inserted last comes first.
 pub fn qdict_order(map: &Map<String, Value>) -> Vec<(&String, &Value)> {
     let members: Vec<(&String, &Value)> = map.iter().collect();
-    let keys: Vec<&str> = members.iter().map(|(k, _)| k.as_str()).collect();
-    qdict_positions(&keys)
+    qdict_positions(members.len(), |i| members[i].0)
         .into_iter()
         .map(|i| members[i])
         .collect()
 }
 
-/// Positions of `keys` (given in insertion order) in QDict iteration order.
-fn qdict_positions(keys: &[&str]) -> Vec<usize> {
-    let mut positions: Vec<usize> = (0..keys.len()).collect();
-    positions.sort_by_key(|&i| (tdb_hash(keys[i]) % QDICT_BUCKETS, std::cmp::Reverse(i)));
+/// Positions of `len` keys (`key_at`, in insertion order) in QDict
+/// iteration order.
+fn qdict_positions<'k>(len: usize, key_at: impl Fn(usize) -> &'k str) -> Vec<usize> {
+    let mut positions: Vec<usize> = (0..len).collect();
+    positions.sort_by_key(|&i| (tdb_hash(key_at(i)) % QDICT_BUCKETS, std::cmp::Reverse(i)));
     positions
 }
 
@@ -42,16 +42,27 @@ pub type Member<'a> = (&'a str, &'a dyn Fn(&mut Vec<u8>));
 /// is not a `Value`, such as a file read's payload encoded straight into
 /// the output.
 pub fn write_members(members: &[Member], out: &mut Vec<u8>) {
-    let keys: Vec<&str> = members.iter().map(|(k, _)| *k).collect();
+    let ordered = qdict_positions(members.len(), |i| members[i].0)
+        .into_iter()
+        .map(|i| members[i]);
+    write_object(ordered, out, |write, out| write(out));
+}
+
+/// `{"key": value, ...}` for members already in printing order, each value
+/// printed by `write`.
+fn write_object<'k, T>(
+    members: impl IntoIterator<Item = (&'k str, T)>,
+    out: &mut Vec<u8>,
+    mut write: impl FnMut(T, &mut Vec<u8>),
+) {
     out.push(b'{');
-    for (n, i) in qdict_positions(&keys).into_iter().enumerate() {
+    for (n, (key, item)) in members.into_iter().enumerate() {
         if n > 0 {
             out.extend_from_slice(b", ");
         }
-        let (key, write) = members[i];
         write_string(key, out);
         out.extend_from_slice(b": ");
-        write(out);
+        write(item, out);
     }
     out.push(b'}');
 }
@@ -81,18 +92,13 @@ pub fn write_value(value: &Value, out: &mut Vec<u8>) {
             }
             out.push(b']');
         }
-        Value::Object(map) => {
-            out.push(b'{');
-            for (i, (key, item)) in qdict_order(map).into_iter().enumerate() {
-                if i > 0 {
-                    out.extend_from_slice(b", ");
-                }
-                write_string(key, out);
-                out.extend_from_slice(b": ");
-                write_value(item, out);
-            }
-            out.push(b'}');
-        }
+        Value::Object(map) => write_object(
+            qdict_order(map)
+                .into_iter()
+                .map(|(key, item)| (key.as_str(), item)),
+            out,
+            write_value,
+        ),
     }
 }
 
