@@ -420,7 +420,6 @@ fn file_name_bytes(path: &str) -> Vec<u8> {
     bytes
 }
 
-/// strerror's text for an I/O error.
 /// One splice of at most `max` bytes from the file's position into the
 /// pipe; 0 at the end of the file.
 fn splice_into(file: &File, pipe: BorrowedFd, max: usize) -> io::Result<usize> {
@@ -462,6 +461,7 @@ fn copy_into(mut file: &File, pipe: BorrowedFd, max: usize) -> io::Result<usize>
     Ok(written)
 }
 
+/// strerror's text for an I/O error.
 fn reason(e: &io::Error) -> String {
     match e.raw_os_error() {
         Some(code) => strerror(code),
