@@ -25,6 +25,9 @@ const PING: &[u8] = b"{\"execute\":\"guest-ping\"}\n";
 enum Which {
     QemuGa,
     Ours,
+    /// This program's `--echo-server`: the least any server that sleeps
+    /// between requests can cost per round trip.
+    Floor,
 }
 
 struct Agent {
@@ -57,14 +60,21 @@ impl Agent {
                     .arg(&policy);
                 c
             }
+            Which::Floor => {
+                let mut c = Command::new(std::env::current_exe().unwrap());
+                c.arg("--echo-server").arg(&socket);
+                c
+            }
         };
-        cmd.arg("-t")
-            .arg(dir)
-            .arg("-f")
-            .arg(dir.join("pid"))
-            .arg("-l")
-            .arg(dir.join("log"))
-            .stdin(Stdio::null())
+        if which != Which::Floor {
+            cmd.arg("-t")
+                .arg(dir)
+                .arg("-f")
+                .arg(dir.join("pid"))
+                .arg("-l")
+                .arg(dir.join("log"));
+        }
+        cmd.stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         if let Some(cpu) = cpu {
@@ -352,6 +362,37 @@ fn file_write(agent: &Agent, target: &Path, data: &[u8], chunk: usize) -> f64 {
     data.len() as f64 / (1 << 20) as f64 / secs
 }
 
+/// Answers every line on `socket` with an empty return, with blocking reads
+/// and writes and nothing else: the floor under guest-ping's round trip for
+/// any server that sleeps between requests, measured on the agents' CPU.
+fn echo_server(socket: &Path) -> ! {
+    use std::io::Read;
+    let listener = std::os::unix::net::UnixListener::bind(socket).expect("bind echo socket");
+    let mut buf = vec![0u8; 64 << 10];
+    loop {
+        let Ok((mut conn, _)) = listener.accept() else {
+            continue;
+        };
+        while let Ok(n @ 1..) = conn.read(&mut buf) {
+            for _ in memchr::memchr_iter(b'\n', &buf[..n]) {
+                if conn.write_all(b"{\"return\": {}}\n").is_err() {
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// The guest's halt-polling setting, which decides what waking an idle
+/// CPU costs and so most of a sequential round trip's time.
+fn halt_polling() -> String {
+    match std::fs::read_to_string("/sys/module/haltpoll/parameters/guest_halt_poll_ns") {
+        Ok(ns) if ns.trim() == "0" => "guest_halt_poll_ns = 0 (idle CPUs halt at once)".into(),
+        Ok(ns) => format!("guest_halt_poll_ns = {}", ns.trim()),
+        Err(_) => "no haltpoll cpuidle driver".into(),
+    }
+}
+
 type Figures = Vec<(&'static str, &'static str, f64)>;
 
 fn run_once(
@@ -484,7 +525,9 @@ fn main() {
     let mut cpus: Option<(usize, usize)> = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
-        if a == "--reps" {
+        if a == "--echo-server" {
+            echo_server(Path::new(&args.next().expect("--echo-server SOCKET")));
+        } else if a == "--reps" {
             reps = args.next().and_then(|v| v.parse().ok()).unwrap_or(3);
         } else if a == "--cpus" {
             cpus = args.next().and_then(|v| {
@@ -524,7 +567,13 @@ fn main() {
             .any(|c| c["name"] == "guest-file-read" && c["enabled"] == true)
     };
     let mut runs: [Vec<Figures>; 2] = [Vec::new(), Vec::new()];
+    let (mut floor_median, mut floor_p99) = (Vec::new(), Vec::new());
     for _ in 0..reps {
+        let floor = Agent::start(Which::Floor, &work.join("floor"), agent_cpu);
+        let ping = latency(&floor, PING, 5000);
+        floor_median.push(ping.median_us);
+        floor_p99.push(ping.p99_us);
+        drop(floor);
         runs[0].push(run_once(
             Which::QemuGa,
             &work,
@@ -546,6 +595,7 @@ fn main() {
     if let Some((client, agent)) = cpus {
         println!("Client on CPU {client}, agents on CPU {agent}.");
     }
+    println!("Halt polling: {}.", halt_polling());
     println!();
     println!("| figure | unit | qemu-ga | this agent | ratio (ours / qemu-ga) |");
     println!("|---|---|---:|---:|---:|");
@@ -555,6 +605,20 @@ fn main() {
         let (q, o) = (median(&mut q), median(&mut o));
         println!("| {name} | {unit} | {q:.2} | {o:.2} | {:.2} |", o / q);
     }
+    let qemu_ga_ping = median(
+        &mut runs[0]
+            .iter()
+            .flat_map(|f| f.iter().filter(|x| x.0 == "guest-ping median").map(|x| x.2))
+            .collect::<Vec<_>>(),
+    );
+    let floor = median(&mut floor_median);
+    println!();
+    println!(
+        "Floor: a server that only reads each line and writes an empty return, on the agents' CPU: \
+         guest-ping median {floor:.2} us ({:.2} x qemu-ga's), p99 {:.2} us.",
+        floor / qemu_ga_ping,
+        median(&mut floor_p99)
+    );
     if !files {
         println!();
         println!("(file figures skipped: this build does not implement guest-file-* yet)");
