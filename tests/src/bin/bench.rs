@@ -364,7 +364,7 @@ fn file_write(agent: &Agent, target: &Path, data: &[u8], chunk: usize) -> f64 {
 
 /// Answers every line on `socket` with an empty return, with blocking reads
 /// and writes and nothing else: the floor under guest-ping's round trip for
-/// any server that sleeps between requests, measured on the agents' CPU.
+/// any server that sleeps between requests, placed as the agents are.
 fn echo_server(socket: &Path) -> ! {
     use std::io::Read;
     let listener = std::os::unix::net::UnixListener::bind(socket).expect("bind echo socket");
@@ -614,7 +614,7 @@ fn main() {
     let floor = median(&mut floor_median);
     println!();
     println!(
-        "Floor: a server that only reads each line and writes an empty return, on the agents' CPU: \
+        "Floor: a server that only reads each line and writes an empty return, placed as the agents are: \
          guest-ping median {floor:.2} us ({:.2} x qemu-ga's), p99 {:.2} us.",
         floor / qemu_ga_ping,
         median(&mut floor_p99)
