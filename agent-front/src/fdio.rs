@@ -53,6 +53,18 @@ pub fn read_now(fd: &AsyncFd<OwnedFd>, buf: &mut [u8]) -> io::Result<usize> {
     check(unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) })
 }
 
+/// Reads at most `max` bytes onto the end of `into`, straight into its
+/// spare capacity (no zeroing first); how many (0 means end of stream).
+pub fn read_appending(fd: &OwnedFd, into: &mut Vec<u8>, max: usize) -> io::Result<usize> {
+    into.reserve(max);
+    let spare = &mut into.spare_capacity_mut()[..max];
+    // SAFETY: read writes at most spare.len() bytes into the spare capacity.
+    let n = check(unsafe { libc::read(fd.as_raw_fd(), spare.as_mut_ptr().cast(), spare.len()) })?;
+    // SAFETY: the kernel initialised n bytes of the spare capacity.
+    unsafe { into.set_len(into.len() + n) };
+    Ok(n)
+}
+
 pub fn write_all(fd: &AsyncFd<OwnedFd>, mut data: &[u8]) -> io::Result<()> {
     while !data.is_empty() {
         let written = when_writable(fd, || {

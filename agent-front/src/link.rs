@@ -8,7 +8,7 @@ use protocol::internal::{self, AgentState, FromHelper, HelperReply, HelperReques
 use protocol::limits::MAX_MESSAGE_BYTES;
 use protocol::QgaError;
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use tokio::io::unix::AsyncFd;
 
 pub struct HelperLink {
@@ -91,43 +91,22 @@ impl HelperLink {
         into.reserve(count);
         let mut left = count;
         while left > 0 {
-            let spare = &mut into.spare_capacity_mut()[..left];
-            // SAFETY: read writes at most spare.len() bytes into the spare
-            // capacity; only the bytes it reports are then marked initialised.
-            let n = unsafe {
-                libc::read(
-                    self.file_data.as_raw_fd(),
-                    spare.as_mut_ptr().cast(),
-                    spare.len(),
-                )
-            };
-            match n {
-                n if n > 0 => {
-                    let n = n as usize;
-                    // SAFETY: the kernel initialised n bytes of the spare capacity.
-                    unsafe { into.set_len(into.len() + n) };
-                    left -= n;
-                }
-                0 => {
+            match fdio::read_appending(&self.file_data, into, left) {
+                Ok(0) => {
                     return Err(io::Error::new(
                         io::ErrorKind::UnexpectedEof,
                         "file-data pipe closed",
                     ))
                 }
-                _ => {
-                    let e = io::Error::last_os_error();
-                    if e.kind() == io::ErrorKind::Interrupted {
-                        continue;
-                    }
-                    return Err(if e.kind() == io::ErrorKind::WouldBlock {
-                        io::Error::new(
-                            io::ErrorKind::InvalidData,
-                            "file data announced but not in the pipe",
-                        )
-                    } else {
-                        e
-                    });
+                Ok(n) => left -= n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        "file data announced but not in the pipe",
+                    ))
                 }
+                Err(e) => return Err(e),
             }
         }
         Ok(())
